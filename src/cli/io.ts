@@ -1,0 +1,37 @@
+/** CLI plumbing: exit codes, output in text or JSON, and errors as one clear line. */
+import { ZodError } from 'zod';
+import { ConfigError } from '../config/env';
+import { InvalidSubmissionError } from '../client/submit';
+import { UnreachableError } from '../client/connect';
+import { redact } from '../observability/logger';
+
+export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface Output {
+  json: boolean;
+  print(text: string, data: unknown): void;
+}
+
+export function output(json: boolean, write: (s: string) => void = (s) => process.stdout.write(s)): Output {
+  return {
+    json,
+    print(text, data) {
+      write(json ? `${JSON.stringify(data)}\n` : `${text}\n`);
+    },
+  };
+}
+
+/** Maps an error to its exit code and the single line a person reads. */
+export function classifyError(err: unknown): { code: number; message: string } {
+  if (err instanceof UsageError || err instanceof InvalidSubmissionError || err instanceof ConfigError) {
+    return { code: EXIT.badInput, message: redact(err.message) };
+  }
+  if (err instanceof ZodError) return { code: EXIT.badInput, message: redact(err.message) };
+  if (err instanceof UnreachableError) return { code: EXIT.failure, message: redact(err.message) };
+  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+  return { code: EXIT.failure, message: redact(message ?? 'unknown error') };
+}

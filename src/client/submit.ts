@@ -1,0 +1,110 @@
+/**
+ * Starting, inspecting and cancelling render jobs: the library behind the CLI, the intake
+ * workflow's activity, the demo and the tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
+import { PRIORITY_KEY, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId } from '../shared/constants';
+import { JobSubmissionSchema, describeZodError, toRenderJobInput } from '../shared/job-schema';
+import type { RenderJobInput } from '../shared/job-schema';
+import { jobStateQuery } from '../shared/messages';
+import type { JobState } from '../shared/messages';
+
+/** Bad input from a submitter: the message names the field. Nothing was started. */
+export class InvalidSubmissionError extends Error {
+  override name = 'InvalidSubmissionError';
+}
+
+export interface SubmitOutcome {
+  jobId: string;
+  workflowId: string;
+  /** False when a workflow for this job already existed: nothing new was started. */
+  started: boolean;
+  input: RenderJobInput;
+}
+
+export function validateSubmission(raw: unknown): RenderJobInput {
+  const parsed = JobSubmissionSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidSubmissionError(describeZodError(parsed.error));
+  return toRenderJobInput(parsed.data, randomUUID);
+}
+
+export async function submitJob(client: Client, raw: unknown, opts: { generation?: number } = {}): Promise<SubmitOutcome> {
+  const input = validateSubmission(raw);
+  if (opts.generation) input.generation = opts.generation;
+  const workflowId = renderJobWorkflowId(input.jobId);
+  try {
+    await client.workflow.start(WORKFLOW_TYPE.renderJob, {
+      workflowId,
+      taskQueue: WORKFLOW_TASK_QUEUE[input.priority],
+      args: [input],
+      // Native priority orders this job's workflow and render tasks on the server; activities inherit it.
+      priority: { priorityKey: PRIORITY_KEY[input.priority] },
+      // A second submit of the same job id must not render it again, even after it finished.
+      workflowIdReusePolicy: opts.generation ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
+      staticSummary: `${input.jobType} via ${input.renderer} (${input.priority})`,
+    });
+    return { jobId: input.jobId, workflowId, started: true, input };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      return { jobId: input.jobId, workflowId, started: false, input };
+    }
+    throw err;
+  }
+}
+
+export interface JobStatusView {
+  jobId: string;
+  workflowId: string;
+  /** Temporal's view: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT... */
+  execution: WorkflowExecutionDescription['status']['name'];
+  state: JobState | null;
+}
+
+/** Live state from the workflow when a worker answers the query within `queryTimeoutMs`. */
+export async function getJobStatus(
+  client: Client,
+  jobId: string,
+  opts: { queryTimeoutMs?: number } = {},
+): Promise<JobStatusView | null> {
+  const workflowId = renderJobWorkflowId(jobId);
+  const handle = client.workflow.getHandle(workflowId);
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+  let state: JobState | null = null;
+  try {
+    state = await withTimeout(handle.query(jobStateQuery), opts.queryTimeoutMs ?? 5000);
+  } catch {
+    state = null; // no worker answering right now: the read model still has the last state
+  }
+  return { jobId, workflowId, execution: description.status.name, state };
+}
+
+export async function cancelJob(client: Client, jobId: string): Promise<'cancelled' | 'not-running' | 'not-found'> {
+  const handle = client.workflow.getHandle(renderJobWorkflowId(jobId));
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return 'not-running';
+    await handle.cancel();
+    return 'cancelled';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'not-found';
+    throw err;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,103 @@
+/**
+ * The one HTTP contract every render backend speaks (DESIGN.md, "Contracts"), plus the render
+ * activity's input, outcome, progress and heartbeat shapes. Every renderer answer is parsed with
+ * these schemas: a renderer is another team's deploy, and a bad deploy must fail loudly and
+ * retryably rather than surface as `undefined` deep in the activity.
+ */
+import { z } from 'zod';
+import { JobTypeSchema, PayloadSchema, RendererSchema } from '../shared/job-schema';
+
+/** `POST /render` body. `pipeline` is set only by the orchestrator adapter (see adapters.ts). */
+export const RenderRequestSchema = z
+  .object({
+    jobId: z.string().min(1),
+    jobType: z.string().min(1),
+    attempt: z.number().int().min(1),
+    payload: z.record(z.string(), z.unknown()),
+    pipeline: z.string().min(1).optional(),
+  })
+  .strict();
+export type RenderRequest = z.infer<typeof RenderRequestSchema>;
+
+/** `202` answer to `POST /render`. */
+export const SubmitResponseSchema = z.object({ renderId: z.string().min(1).max(200) });
+export type SubmitResponse = z.infer<typeof SubmitResponseSchema>;
+
+export const RENDER_STATUSES = ['queued', 'rendering', 'completed', 'failed'] as const;
+export type RenderStatusValue = (typeof RENDER_STATUSES)[number];
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `GET /render/:renderId` answer. Optional fields may also come as `null` (renderers written in
+ * Python tend to send `None`). A `completed` render must carry an http(s) `videoUrl`: without it
+ * there is nothing to hand back, so it counts as a bad response, not a success.
+ */
+export const RenderStatusSchema = z
+  .object({
+    status: z.enum(RENDER_STATUSES),
+    progress: z.number().min(0).max(1).nullish(),
+    videoUrl: z.string().nullish(),
+    error: z.string().nullish(),
+    retryable: z.boolean().nullish(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.status !== 'completed') return;
+    if (!value.videoUrl || !isHttpUrl(value.videoUrl)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['videoUrl'],
+        message: 'a completed render needs an http(s) videoUrl',
+      });
+    }
+  });
+export type RenderStatus = z.infer<typeof RenderStatusSchema>;
+
+/** `GET /health` answer: anything beyond `status: 'ok'` is informational. */
+export const HealthResponseSchema = z.looseObject({ status: z.literal('ok') });
+export type HealthResponse = z.infer<typeof HealthResponseSchema>;
+
+/** What the workflow passes to the render activity. */
+export const RenderActivityInputSchema = z
+  .object({
+    jobId: z.uuid(),
+    jobType: JobTypeSchema,
+    renderer: RendererSchema,
+    payload: PayloadSchema,
+  })
+  .strict();
+export type RenderActivityInput = z.infer<typeof RenderActivityInputSchema>;
+
+export interface RenderOutcome {
+  videoUrl: string;
+  renderId: string;
+  /** The Temporal attempt that produced the video (1-based). */
+  attempt: number;
+}
+
+/** Sent to the workflow (through `reportProgress`) so the read model can show progress. */
+export interface RenderProgressUpdate {
+  workflowId: string;
+  attempt: number;
+  phase: 'started' | 'progress';
+  progress: number | null;
+}
+
+/**
+ * Heartbeat details: a retry reads them to resume polling the same render instead of starting a
+ * second one, and an operator reads them in the Web UI.
+ */
+export const RenderHeartbeatDetailsSchema = z.object({
+  phase: z.enum(['submitted', 'rendering']),
+  renderId: z.string().min(1),
+  progress: z.number().min(0).max(1).nullable(),
+  attempt: z.number().int().min(1),
+});
+export type RenderHeartbeatDetails = z.infer<typeof RenderHeartbeatDetailsSchema>;

@@ -1,0 +1,98 @@
+/**
+ * Every fixed fact of the render queue: task queues, priorities, renderers, job types, limits
+ * and default policy. Imported by workflows, activities, worker, CLI and tests, so it must stay
+ * pure (no I/O, no Node built-ins): it is bundled into the workflow sandbox.
+ */
+
+export const PRIORITIES = ['high', 'medium', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Temporal's native priority key: lower runs first. Gaps leave room for urgent/bulk later. */
+export const PRIORITY_KEY: Record<Priority, number> = { high: 1, medium: 3, low: 5 };
+
+export const RENDERERS = ['manim', 'revideo', 'orchestrator'] as const;
+export type Renderer = (typeof RENDERERS)[number];
+
+/**
+ * Job types the platform submits and the renderer each one uses unless the submitter picks
+ * another. The migration seeds `job_types` with the same rows (a test keeps them equal).
+ */
+export const JOB_TYPE_DEFAULT_RENDERER = {
+  doubt: 'manim',
+  concept_explainer: 'revideo',
+  solution_walkthrough: 'orchestrator',
+  revision_summary: 'revideo',
+} as const satisfies Record<string, Renderer>;
+export type JobType = keyof typeof JOB_TYPE_DEFAULT_RENDERER;
+export const JOB_TYPES = Object.keys(JOB_TYPE_DEFAULT_RENDERER) as [JobType, ...JobType[]];
+
+export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
+
+/** Workflow task queues, one per priority, so a backlog of low jobs never delays a high one. */
+export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
+  high: 'render-jobs-high',
+  medium: 'render-jobs-medium',
+  low: 'render-jobs-low',
+};
+
+/** Render activity queues: Manim is expensive and has its own cap, so it gets its own queue. */
+export const RENDER_TASK_QUEUE = {
+  manim: 'render-manim',
+  general: 'render-general',
+} as const;
+export type RenderQueue = keyof typeof RENDER_TASK_QUEUE;
+
+export function renderQueueFor(renderer: Renderer): RenderQueue {
+  return renderer === 'manim' ? 'manim' : 'general';
+}
+
+/** Database sync, intake and config reads run on their own queue so they never wait for a render slot. */
+export const SYNC_TASK_QUEUE = 'render-sync';
+
+export const WORKFLOW_TYPE = { renderJob: 'renderJob', intake: 'intakeJobs' } as const;
+
+export const WORKFLOW_ID_PREFIX = 'render-job-';
+
+/** The workflow id is derived from the job id, so a second submit of a job finds the first run. */
+export function renderJobWorkflowId(jobId: string): string {
+  return `${WORKFLOW_ID_PREFIX}${jobId}`;
+}
+
+export function jobIdFromWorkflowId(workflowId: string): string | undefined {
+  return workflowId.startsWith(WORKFLOW_ID_PREFIX) ? workflowId.slice(WORKFLOW_ID_PREFIX.length) : undefined;
+}
+
+/** Policy defaults; a deployment overrides them in `job_queue_config` without a code change. */
+export const DEFAULT_QUEUE_CONFIG = {
+  maxConcurrentRenders: 10,
+  maxManimRenders: 4,
+  peakHourStart: '06:00',
+  peakHourEnd: '21:00',
+  peakWorkerMultiplier: 1.5,
+  timeZone: 'UTC',
+  jobTimeoutMinutes: 10,
+  retryIntervalMinutes: 5,
+  maxAttempts: 3,
+} as const;
+
+export const LIMITS = {
+  /** Payloads are carried in the workflow input; keep histories small and bounded. */
+  maxPayloadBytes: 64 * 1024,
+  maxPayloadDepth: 16,
+  /** A crashed worker's render is noticed this fast instead of after the 10-minute timeout. */
+  renderHeartbeatTimeoutSeconds: 20,
+  /** How often a render activity polls its renderer (and heartbeats after each answer). */
+  renderPollIntervalMs: 1000,
+  /**
+   * Per-request timeout for renderer calls. Longer than the heartbeat timeout on purpose: a
+   * renderer that stops answering stops our heartbeats, and Temporal retries the attempt.
+   */
+  rendererRequestTimeoutMs: 30_000,
+  /** Progress is reported to the workflow in steps this big, to keep histories short. */
+  progressSignalStep: 0.1,
+  configRefreshSeconds: 15,
+  /** Sync retries forever at short intervals, bounded by this: an outage delays the read model only. */
+  syncScheduleToCloseHours: 6,
+} as const;

@@ -1,0 +1,199 @@
+/**
+ * Schemas for every message that crosses a boundary (CLI, intake, workflow input, sync to the
+ * database). Types are inferred from them. Pure: bundled into workflows as well.
+ */
+import { z } from 'zod';
+import {
+  JOB_STATUSES,
+  JOB_TYPE_DEFAULT_RENDERER,
+  JOB_TYPES,
+  LIMITS,
+  PRIORITIES,
+  RENDERERS,
+} from './constants';
+
+export const PrioritySchema = z.enum(PRIORITIES);
+export const RendererSchema = z.enum(RENDERERS);
+export const JobTypeSchema = z.enum(JOB_TYPES);
+export const JobStatusSchema = z.enum(JOB_STATUSES);
+
+function jsonDepth(value: unknown, depth = 0): number {
+  if (depth > LIMITS.maxPayloadDepth) return depth;
+  if (value === null || typeof value !== 'object') return depth;
+  let max = depth + 1;
+  for (const child of Object.values(value as Record<string, unknown>)) {
+    max = Math.max(max, jsonDepth(child, depth + 1));
+    if (max > LIMITS.maxPayloadDepth) break;
+  }
+  return max;
+}
+
+function utf8Length(text: string): number {
+  // TextEncoder is not available in every sandbox; count UTF-8 bytes by code point.
+  let bytes = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0) ?? 0;
+    bytes += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return bytes;
+}
+
+/** The render payload: a JSON object, bounded in size and depth because it travels in the workflow input. */
+export const PayloadSchema = z
+  .record(z.string(), z.unknown())
+  .superRefine((payload, ctx) => {
+    const depth = jsonDepth(payload);
+    if (depth > LIMITS.maxPayloadDepth) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `payload is nested deeper than ${LIMITS.maxPayloadDepth} levels`,
+      });
+      return;
+    }
+    let size: number;
+    try {
+      size = utf8Length(JSON.stringify(payload));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'payload is not serialisable as JSON' });
+      return;
+    }
+    if (size > LIMITS.maxPayloadBytes) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `payload is ${size} bytes; the limit is ${LIMITS.maxPayloadBytes}`,
+      });
+    }
+  });
+
+/** What a submitter (CLI, library, intake) gives us. */
+export const JobSubmissionSchema = z
+  .object({
+    id: z.uuid().optional(),
+    jobType: JobTypeSchema,
+    priority: PrioritySchema.default('medium'),
+    renderer: RendererSchema.optional(),
+    payload: PayloadSchema,
+    userId: z.uuid().optional(),
+  })
+  .strict();
+export type JobSubmission = z.input<typeof JobSubmissionSchema>;
+
+/** The workflow input: a submission with every default resolved. Small and versioned. */
+export const RenderJobInputSchema = z
+  .object({
+    version: z.literal(1),
+    jobId: z.uuid(),
+    jobType: JobTypeSchema,
+    priority: PrioritySchema,
+    renderer: RendererSchema,
+    payload: PayloadSchema,
+    userId: z.uuid().optional(),
+    /** 0 for the first run of a job; the retry command starts generation 1, 2, ... */
+    generation: z.number().int().min(0).max(1000).optional(),
+  })
+  .strict();
+export type RenderJobInput = z.infer<typeof RenderJobInputSchema>;
+
+/**
+ * Resolves defaults. The job id must be supplied by the caller when absent (workflow code
+ * cannot create random ids outside the workflow's own deterministic uuid4()).
+ */
+export function toRenderJobInput(
+  submission: z.output<typeof JobSubmissionSchema>,
+  newId: () => string,
+): RenderJobInput {
+  return {
+    version: 1,
+    jobId: submission.id ?? newId(),
+    jobType: submission.jobType,
+    priority: submission.priority,
+    renderer: submission.renderer ?? JOB_TYPE_DEFAULT_RENDERER[submission.jobType],
+    payload: submission.payload,
+    ...(submission.userId ? { userId: submission.userId } : {}),
+  };
+}
+
+/**
+ * One write of the read model. `seq` orders writes of one job: the database applies a write
+ * only if its seq is newer than the stored one, so a late retry never moves a job backwards.
+ */
+export const JobTransitionSchema = z
+  .object({
+    jobId: z.uuid(),
+    seq: z.number().int().positive(),
+    status: JobStatusSchema,
+    workflowId: z.string().min(1),
+    attempt: z.number().int().min(0),
+    progress: z.number().min(0).max(1).nullable(),
+    error: z.string().nullable(),
+    result: z.string().nullable(),
+    startedAt: z.iso.datetime().nullable(),
+    completedAt: z.iso.datetime().nullable(),
+    /** Present until the first write succeeds, so the row can be created if nobody inserted it. */
+    job: z
+      .object({
+        jobType: JobTypeSchema,
+        priority: PrioritySchema,
+        renderer: RendererSchema,
+        payload: z.record(z.string(), z.unknown()),
+        userId: z.uuid().optional(),
+      })
+      .optional(),
+  })
+  .strict();
+export type JobTransition = z.infer<typeof JobTransitionSchema>;
+
+/** `job_queue_config` as the application sees it; the zod checks reject a bad row as a whole. */
+export const QueueConfigSchema = z
+  .object({
+    maxConcurrentRenders: z.number().int().min(1),
+    maxManimRenders: z.number().int().min(1),
+    peakHourStart: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM'),
+    peakHourEnd: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM'),
+    peakWorkerMultiplier: z.number().min(1),
+    timeZone: z.string().min(1),
+    jobTimeoutMinutes: z.number().positive(),
+    retryIntervalMinutes: z.number().positive(),
+    maxAttempts: z.number().int().min(1),
+  })
+  .strict();
+export type QueueConfig = z.infer<typeof QueueConfigSchema>;
+
+/** The render policy a workflow reads when it starts (a subset of the config). */
+export const RenderPolicySchema = QueueConfigSchema.pick({
+  jobTimeoutMinutes: true,
+  retryIntervalMinutes: true,
+  maxAttempts: true,
+});
+export type RenderPolicy = z.infer<typeof RenderPolicySchema>;
+
+/** A stored job as the read model shows it. */
+export const JobRowSchema = z.object({
+  id: z.string(),
+  userId: z.string().nullable(),
+  jobType: z.string(),
+  priority: PrioritySchema,
+  renderer: RendererSchema,
+  status: JobStatusSchema,
+  payload: z.record(z.string(), z.unknown()),
+  retryCount: z.number().int(),
+  progress: z.number().nullable(),
+  error: z.string().nullable(),
+  result: z.string().nullable(),
+  queuePosition: z.number().int().nullable(),
+  estimatedWaitSeconds: z.number().int().nullable(),
+  workflowId: z.string().nullable(),
+  syncSeq: z.number().int(),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  completedAt: z.string().nullable(),
+  updatedAt: z.string(),
+});
+export type JobRow = z.infer<typeof JobRowSchema>;
+
+/** Formats a zod error as one line per field: `priority: Invalid option: expected one of ...`. */
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`)
+    .join('; ');
+}

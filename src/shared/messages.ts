@@ -1,0 +1,45 @@
+/**
+ * Signals, queries and result types of the renderJob workflow, shared by the workflow, the
+ * render activity's progress reporter, the CLI and tests.
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { JobStatus } from './constants';
+
+/** Sent by the render activity when an attempt really starts and as progress advances. */
+export interface RenderProgress {
+  attempt: number;
+  phase: 'started' | 'progress';
+  progress: number | null;
+}
+
+export interface AttemptRecord {
+  attempt: number;
+  /** Workflow (server) time the attempt reported its start, ISO 8601. */
+  startedAt: string;
+}
+
+/** What `status` shows and the read model stores, as the workflow sees it now. */
+export interface JobState {
+  jobId: string;
+  status: JobStatus;
+  attempt: number;
+  progress: number | null;
+  error: string | null;
+  result: string | null;
+  attempts: AttemptRecord[];
+  startedAt: string | null;
+  completedAt: string | null;
+}
+
+export interface RenderJobResult {
+  jobId: string;
+  videoUrl: string;
+  attempts: number;
+}
+
+export const renderProgressSignal = defineSignal<[RenderProgress]>('renderProgress');
+export const jobStateQuery = defineQuery<JobState>('jobState');
+
+/** Workflow failure type for a job whose render failed for good (after retries or at once). */
+export const RENDER_JOB_FAILED = 'RenderJobFailed';
+export const INVALID_JOB_INPUT = 'InvalidJobInput';

@@ -1,0 +1,62 @@
+/**
+ * The read-model port. Adapters (direct Postgres/PGlite now, Supabase later) are thin
+ * transports over the same SQL functions in `supabase/migrations/`: all rules live in SQL.
+ */
+import type { JobStatus, Priority, Renderer } from '../shared/constants';
+import type { JobRow, JobTransition, QueueConfig } from '../shared/job-schema';
+
+export interface TransitionOutcome {
+  /** False when the database ignored the write because a newer one (higher seq) is stored. */
+  applied: boolean;
+}
+
+export interface JobListFilter {
+  status?: JobStatus;
+  priority?: Priority;
+  renderer?: Renderer;
+  /** 1..500, default 50. */
+  limit?: number;
+  /**
+   * ISO timestamp: only jobs created strictly before it (the next page of a newest-first list).
+   * Timestamps are shown to the millisecond, so paging from a row's createdAt skips other rows
+   * created within that same millisecond.
+   */
+  beforeCreatedAt?: string;
+}
+
+/**
+ * A queued row as the frontend inserts it: a plain INSERT, checked only by the database's own
+ * rules (so strings, not enums). Renderer and priority fall back to the database defaults.
+ */
+export interface QueuedJobInsert {
+  id?: string;
+  jobType: string;
+  priority?: string;
+  renderer?: string;
+  payload?: Record<string, unknown>;
+  userId?: string;
+}
+
+export interface JobStore {
+  /** Applies one write of a job's state if its seq is newer; creates the row when missing. */
+  applyTransition(transition: JobTransition): Promise<TransitionOutcome>;
+  getJob(jobId: string): Promise<JobRow | null>;
+  /** The current `job_queue_config` row, unvalidated: callers decide what a bad row means. */
+  readQueueConfig(): Promise<Record<keyof QueueConfig, unknown>>;
+  /** Jobs newest first, optionally filtered. */
+  listJobs(filter?: JobListFilter): Promise<JobRow[]>;
+  /** Inserts a `queued` row the way the frontend does; returns the stored row. */
+  insertQueuedJob(job: QueuedJobInsert): Promise<JobRow>;
+  close(): Promise<void>;
+}
+
+/** Raised by adapters for a write the database refused on its rules (a check, a foreign key). */
+export class JobStoreConstraintError extends Error {
+  constructor(
+    message: string,
+    readonly constraint: string | undefined,
+  ) {
+    super(message);
+    this.name = 'JobStoreConstraintError';
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Builds every Temporal Worker of one worker process. Shared by `src/worker.ts` (production),
+ * the demo and the tests, so tests exercise the same wiring that ships.
+ */
+import type { Client } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import { createReadModelActivities } from '../activities/read-model';
+import { createRenderActivities } from '../activities/render';
+import type { RenderProgressUpdate } from '../activities/render';
+import { CapacityLimiter, RENDER_WORKER_POLLERS, renderWorkerTuner } from '../capacity/capacity-limiter';
+import { PRIORITIES, RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, WORKFLOW_TASK_QUEUE } from '../shared/constants';
+import type { Priority, RenderQueue } from '../shared/constants';
+import { renderProgressSignal } from '../shared/messages';
+import type { JobStore } from '../store/job-store';
+import type { createRenderers } from '../renderers/adapters';
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  /** Used by render activities to report attempt starts and progress to their workflow. */
+  client: Client;
+  store: JobStore;
+  renderers: ReturnType<typeof createRenderers>;
+  limiter: CapacityLimiter;
+  workflowBundle?: WorkflowBundleOption;
+  /** Which parts this process runs; all by default. */
+  roles?: { workflows?: Priority[]; renderQueues?: RenderQueue[]; sync?: boolean };
+  shutdownGraceTime?: Duration;
+  identity?: string;
+  pollIntervalMs?: number;
+  /** Interceptors for the render Workers' activities (metrics). */
+  renderInterceptors?: ActivityInterceptorsFactory[];
+}
+
+export interface WorkerSet {
+  workers: Worker[];
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+let cachedBundle: Promise<WorkflowBundleOption> | undefined;
+
+/** Bundles the workflow code once per process (production images load a prebuilt bundle instead). */
+export function workflowBundle(): Promise<WorkflowBundleOption> {
+  cachedBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../workflows'),
+    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+  }).then((bundle) => ({ code: bundle.code }));
+  return cachedBundle;
+}
+
+export function progressReporter(client: Client): (update: RenderProgressUpdate) => Promise<void> {
+  return async ({ workflowId, ...progress }) => {
+    await client.workflow.getHandle(workflowId).signal(renderProgressSignal, progress);
+  };
+}
+
+export async function createWorkerSet(options: WorkerSetOptions): Promise<WorkerSet> {
+  const roles = {
+    workflows: options.roles?.workflows ?? [...PRIORITIES],
+    renderQueues: options.roles?.renderQueues ?? (['manim', 'general'] as RenderQueue[]),
+    sync: options.roles?.sync ?? true,
+  };
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    shutdownGraceTime: options.shutdownGraceTime ?? '30s',
+    ...(options.identity ? { identity: options.identity } : {}),
+  };
+  const workers: Worker[] = [];
+  const bundle = roles.workflows.length ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
+
+  for (const priority of roles.workflows) {
+    workers.push(
+      await Worker.create({ ...common, taskQueue: WORKFLOW_TASK_QUEUE[priority], workflowBundle: bundle }),
+    );
+  }
+  if (roles.sync) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: SYNC_TASK_QUEUE,
+        activities: createReadModelActivities({ store: options.store }),
+        maxConcurrentActivityTaskExecutions: 20,
+      }),
+    );
+  }
+  if (roles.renderQueues.length) {
+    const renderActivities = createRenderActivities({
+      renderers: options.renderers,
+      reportProgress: progressReporter(options.client),
+      ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    });
+    for (const queue of roles.renderQueues) {
+      workers.push(
+        await Worker.create({
+          ...common,
+          taskQueue: RENDER_TASK_QUEUE[queue],
+          activities: renderActivities,
+          tuner: renderWorkerTuner(options.limiter, queue),
+          ...(options.renderInterceptors ? { interceptors: { activity: options.renderInterceptors } } : {}),
+          // Few pollers: each idle poller holds a reserved render slot while it waits.
+          activityTaskPollerBehavior: { type: 'simple-maximum', maximum: RENDER_WORKER_POLLERS },
+        }),
+      );
+    }
+  }
+
+  return {
+    workers,
+    run: async () => {
+      await Promise.all(workers.map((worker) => worker.run()));
+    },
+    shutdown: () => {
+      for (const worker of workers) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+    },
+  };
+}

@@ -1,0 +1,2 @@
+/** Every workflow type the workers register. */
+export { renderJob } from './render-job';

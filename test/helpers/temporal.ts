@@ -1,0 +1,65 @@
+/** Temporal servers for tests: the pinned binaries from .tools/, the SDK's download otherwise. */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import {
+  TEMPORAL_CLI_PATH,
+  TEMPORAL_TEST_SERVER_PATH,
+  devServerExtraArgs,
+  pinnedExecutable,
+} from '../../src/dev/tool-paths';
+import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+
+let runtimeInstalled = false;
+
+/** Keeps SDK logs to warnings so test output shows what matters. */
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    // Already installed by another helper in this process.
+  }
+}
+
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const executable = pinnedExecutable(TEMPORAL_TEST_SERVER_PATH);
+  return TestWorkflowEnvironment.createTimeSkipping(executable ? { server: { executable } } : {});
+}
+
+/** The dev server with priority on and one partition per task queue, as every server we ship. */
+export async function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  const executable = pinnedExecutable(TEMPORAL_CLI_PATH);
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      ...(executable ? { executable } : {}),
+      extraArgs: devServerExtraArgs(),
+      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
+    },
+  });
+}
+
+/** Polls until `check` returns a value, or fails with `what` after `timeoutMs` of real time. */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  timeoutMs = 30_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * The production packaging as Docker Compose sees it (`docker-compose config`, no engine needed):
+ * services, ports, a non-root worker, the dynamic config that turns priority matching on with one
+ * partition per render queue; and the Dockerfile's shape. `docker-compose` comes from Debian
+ * (`node scripts/setup.mjs --with-compose`); without it the compose checks are skipped, except
+ * under CI where they must run.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { EnvSchema, loadEnv } from '../../src/config/env';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/dev/tool-paths';
+import { RENDER_TASK_QUEUE, WORKFLOW_TASK_QUEUE } from '../../src/shared/constants';
+
+const ROOT = join(__dirname, '..', '..');
+const COMPOSE_FILE = 'docker-compose.temporal.yml';
+const RENDER_QUEUES = [...Object.values(RENDER_TASK_QUEUE), ...Object.values(WORKFLOW_TASK_QUEUE)];
+
+function composeAvailable(): boolean {
+  return spawnSync('docker-compose', ['version'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+}
+
+const hasCompose = composeAvailable();
+const onCi = process.env.CI === 'true' || process.env.CI === '1';
+if (!hasCompose && !onCi) {
+  process.stderr.write(
+    `${JSON.stringify({ level: 'warn', msg: 'docker-compose not installed: compose config checks skipped (node scripts/setup.mjs --with-compose installs it)' })}\n`,
+  );
+}
+const composeTest = hasCompose || onCi ? test : test.skip;
+
+interface ComposeService {
+  image?: string;
+  user?: string;
+  ports?: (string | { published?: string | number; target?: number })[];
+  volumes?: (string | { source?: string; target?: string })[];
+  environment?: Record<string, string | null>;
+  depends_on?: Record<string, { condition?: string }>;
+  entrypoint?: string[];
+  stop_grace_period?: string;
+  restart?: string;
+  build?: { context: string; dockerfile?: string };
+  env_file?: unknown;
+}
+
+/** Runs `docker-compose config` on a copy of the files, with .env made from .env.example. */
+function composeConfig(): { services: Record<string, ComposeService>; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'rq-compose-'));
+  try {
+    for (const entry of [COMPOSE_FILE, 'deploy', 'Dockerfile'])
+      cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
+    cpSync(join(ROOT, '.env.example'), join(dir, '.env'));
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
+    const run = (args: string[]) =>
+      execFileSync('docker-compose', ['-f', COMPOSE_FILE, ...args], {
+        cwd: dir,
+        env,
+        timeout: 60_000,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    // Both Compose v1 (Debian bookworm's 1.29) and v2 print YAML; v1 has no --format flag.
+    const text = run(['config']);
+    const config = parse(text) as { services: Record<string, ComposeService> };
+    return { services: config.services, dir };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function publishedPorts(service: ComposeService): number[] {
+  return (service.ports ?? []).map((port) => {
+    if (typeof port !== 'string') return Number(port.published);
+    // [host_ip:]published:target[/proto]
+    const parts = port.replace(/\/\w+$/, '').split(':');
+    return Number(parts[parts.length - 2] ?? parts[0]);
+  });
+}
+
+function mounts(service: ComposeService): { source: string; target: string }[] {
+  return (service.volumes ?? []).map((volume) => {
+    if (typeof volume !== 'string') return { source: volume.source ?? '', target: volume.target ?? '' };
+    const [source = '', target = ''] = volume.split(':');
+    return { source, target };
+  });
+}
+
+describe('docker-compose.temporal.yml', () => {
+  let services: Record<string, ComposeService>;
+  let dir: string;
+  const config = () => {
+    if (!services) ({ services, dir } = composeConfig());
+    return services;
+  };
+
+  composeTest('has Temporal on Postgres, its UI, the one-shot admin tools and the worker', () => {
+    expect(Object.keys(config()).sort()).toEqual([
+      'postgresql',
+      'temporal',
+      'temporal-admin-tools',
+      'temporal-ui',
+      'worker',
+    ]);
+    // Pinned images, never :latest.
+    for (const [name, service] of Object.entries(config())) {
+      if (name === 'worker') continue;
+      expect(service.image).toMatch(/:\d[\w.-]*$/);
+    }
+    expect(config().temporal?.image).toMatch(/^temporalio\/auto-setup:/);
+    expect(config().postgresql?.image).toMatch(/^postgres:16/);
+  });
+
+  composeTest('publishes 7233 (Temporal), 8080 (UI) and 9464 (worker metrics)', () => {
+    expect(publishedPorts(config().temporal!)).toContain(7233);
+    expect(publishedPorts(config()['temporal-ui']!)).toContain(8080);
+    expect(publishedPorts(config().worker!)).toContain(9464);
+  });
+
+  composeTest(
+    'runs the worker as a non-root user, from the Dockerfile, with its env file and a drain period',
+    () => {
+      const worker = config().worker!;
+      expect(worker.user).toBeDefined();
+      expect(['root', '0', '0:0']).not.toContain(String(worker.user));
+      expect(worker.build?.dockerfile ?? 'Dockerfile').toBe('Dockerfile');
+      expect(worker.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(worker.environment?.WORKFLOW_BUNDLE_PATH).toBe('/app/dist/workflow-bundle.js');
+      expect(worker.environment?.METRICS_PORT).toBe('9464');
+      // Values from .env (here .env.example) reach the worker.
+      expect(worker.environment?.MANIM_API_URL).toBe('http://localhost:5000');
+      expect(worker.restart).toBe('unless-stopped');
+      expect(worker.stop_grace_period).toBe('60s');
+      expect(worker.depends_on?.temporal?.condition).toBe('service_healthy');
+      expect(worker.depends_on?.['temporal-admin-tools']?.condition).toBe('service_completed_successfully');
+    },
+  );
+
+  composeTest('mounts the dynamic config into the Temporal server and points it at the file', () => {
+    const temporal = config().temporal!;
+    const mount = mounts(temporal).find((m) => m.target === '/etc/temporal/config/dynamicconfig');
+    expect(mount?.source).toBe(join(dir, 'deploy', 'dynamicconfig'));
+    expect(temporal.environment?.DYNAMIC_CONFIG_FILE_PATH).toBe('config/dynamicconfig/development.yaml');
+    expect(temporal.environment?.DB).toBe('postgres12');
+    expect(temporal.environment?.POSTGRES_SEEDS).toBe('postgresql');
+    expect(temporal.depends_on?.postgresql?.condition).toBe('service_healthy');
+  });
+
+  composeTest(
+    'registers the search attributes with a one-shot admin-tools run of deploy/register-search-attributes.sh',
+    () => {
+      const admin = config()['temporal-admin-tools']!;
+      expect(admin.image).toMatch(/^temporalio\/admin-tools:/);
+      const script = mounts(admin).find((m) => m.source.endsWith('register-search-attributes.sh'));
+      expect(script).toBeDefined();
+      expect(admin.entrypoint).toContain(script!.target);
+      expect(admin.restart).toBe('no');
+      expect(admin.depends_on?.temporal?.condition).toBe('service_healthy');
+    },
+  );
+});
+
+describe('deploy/dynamicconfig/development.yaml', () => {
+  type Entry = { value: unknown; constraints?: { taskQueueName?: string } };
+  const file = parse(
+    readFileSync(join(ROOT, 'deploy', 'dynamicconfig', 'development.yaml'), 'utf8'),
+  ) as Record<string, Entry[]>;
+
+  test('turns the new matcher (task-queue priority) on for every queue', () => {
+    expect(file['matching.useNewMatcher']).toEqual([{ value: true }]);
+  });
+
+  test.each(['matching.numTaskqueueReadPartitions', 'matching.numTaskqueueWritePartitions'])(
+    '%s is 1 for each render and workflow task queue',
+    (key) => {
+      const byQueue = new Map((file[key] ?? []).map((e) => [e.constraints?.taskQueueName, e.value]));
+      for (const queue of RENDER_QUEUES) expect([queue, byQueue.get(queue)]).toEqual([queue, 1]);
+    },
+  );
+
+  test('sets every dev-server flag to the same value, so both servers order tasks alike', () => {
+    for (const flag of DEV_SERVER_DYNAMIC_CONFIG) {
+      const [key = '', raw] = flag.split('=');
+      const values = (file[key] ?? []).map((e) => String(e.value));
+      expect([key, values.length > 0 && values.every((v) => v === raw)]).toEqual([key, true]);
+    }
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .filter((line) => line.trim() && !line.trim().startsWith('#'));
+
+  test('is multi-stage: builds with dev dependencies, runs with production dependencies only', () => {
+    expect(instructions.filter((l) => /^FROM\s/.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+    expect(dockerfile).toMatch(/^RUN npm ci --omit=dev/m);
+    expect(dockerfile).toMatch(/build-workflow-bundle\.ts dist\/workflow-bundle\.js/);
+    expect(dockerfile).toMatch(/WORKFLOW_BUNDLE_PATH=\/app\/dist\/workflow-bundle\.js/);
+    expect(dockerfile).toMatch(/^COPY supabase\/migrations /m);
+  });
+
+  test('runs as a non-root user, with a health check, SIGTERM and the compiled worker', () => {
+    const user = instructions.filter((l) => /^USER\s/.test(l)).pop();
+    expect(user).toBeDefined();
+    expect(user!.split(/\s+/)[1]).not.toMatch(/^(root|0)(:|$)/);
+    expect(instructions.some((l) => /^HEALTHCHECK\s.*CMD/.test(l) && l.includes('/healthz'))).toBe(true);
+    expect(instructions).toContain('STOPSIGNAL SIGTERM');
+    expect(instructions.pop()).toBe('CMD ["node", "dist/src/worker.js"]');
+  });
+
+  test('the health check script is valid JavaScript', () => {
+    const cmd = /HEALTHCHECK[^\n]*?CMD (\[.*\])$/m.exec(dockerfile.replace(/\\\n\s*/g, ''))?.[1];
+    const [node, flag, code] = JSON.parse(cmd ?? '[]') as string[];
+    expect([node, flag]).toEqual(['node', '-e']);
+    expect(() => new Function(code ?? 'syntax error here')).not.toThrow();
+  });
+
+  test('.dockerignore keeps secrets and host artefacts out of the build context', () => {
+    const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['.env', 'node_modules', 'dist', '.tools', '.data', '.git'])
+      expect(ignored).toContain(entry);
+  });
+});
+
+describe('.env.example', () => {
+  const text = readFileSync(join(ROOT, '.env.example'), 'utf8');
+  const active = Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+
+  test('documents every variable the worker reads, each with a comment', () => {
+    const lines = text.split('\n');
+    for (const key of Object.keys(EnvSchema.shape)) {
+      const at = lines.findIndex((l) => new RegExp(`^(# )?${key}=`).test(l));
+      expect([key, at >= 0]).toEqual([key, true]);
+      expect([key, lines[at - 1]?.startsWith('#')]).toEqual([key, true]);
+    }
+  });
+
+  test('its values pass the worker configuration check and hold no secret', () => {
+    expect(() => loadEnv(active)).not.toThrow();
+    expect(active.SUPABASE_SERVICE_ROLE_KEY ?? '').toBe('');
+  });
+});

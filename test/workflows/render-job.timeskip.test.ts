@@ -1,0 +1,152 @@
+/**
+ * Retries and timeouts of renderJob on the time-skipping test server: the 5-minute intervals
+ * and 10-minute timeouts pass in virtual time, the renders themselves are real HTTP calls.
+ */
+import { WorkflowFailedError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { submitJob } from '../../src/client/submit';
+import { LIMITS } from '../../src/shared/constants';
+import { jobStateQuery } from '../../src/shared/messages';
+import type { JobState } from '../../src/shared/messages';
+import { eventually, timeSkippingEnv } from '../helpers/temporal';
+import { startStack } from '../helpers/stack';
+import type { Stack } from '../helpers/stack';
+
+let env: TestWorkflowEnvironment;
+let stack: Stack;
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  stack = await startStack(env, { simulator: { defaultDurationMs: 300, progressSteps: 3 } });
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await env?.teardown();
+});
+
+async function run(simulate: Record<string, unknown>, jobType: 'doubt' | 'concept_explainer' = 'doubt') {
+  const outcome = await submitJob(env.client, {
+    jobType,
+    priority: 'high',
+    payload: { question: 'Why does ice float on water?', simulate },
+  });
+  const handle = env.client.workflow.getHandle(outcome.workflowId);
+  return { jobId: outcome.jobId, handle };
+}
+
+const minutes = (ms: number) => ms / 60_000;
+
+function gapsInMinutes(state: JobState): number[] {
+  const starts = state.attempts.map((a) => Date.parse(a.startedAt));
+  return starts.slice(1).map((t, i) => minutes(t - starts[i]!));
+}
+
+test('a render that fails twice with 500 completes on attempt 3, 5 minutes after each failure', async () => {
+  const { jobId, handle } = await run({ failTimes: 2 });
+  const result = await handle.result();
+  expect(result.attempts).toBe(3);
+
+  const state = await handle.query(jobStateQuery);
+  expect(state.attempts.map((a) => a.attempt)).toEqual([1, 2, 3]);
+  for (const gap of gapsInMinutes(state)) {
+    expect(gap).toBeGreaterThanOrEqual(5);
+    expect(gap).toBeLessThan(5.5);
+  }
+  const row = await stack.store.getJob(jobId);
+  expect(row).toMatchObject({ status: 'completed', retryCount: 2, result: result.videoUrl });
+  expect(row?.result).toMatch(/^https?:\/\//);
+});
+
+test('a render failing on every attempt ends failed after 3 attempts with the last error in the row', async () => {
+  const { jobId, handle } = await run({ failTimes: 99 });
+  await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+  const row = await stack.store.getJob(jobId);
+  expect(row).toMatchObject({ status: 'failed', retryCount: 2 });
+  expect(row?.error).toMatch(/RendererUnavailable/);
+  expect(row?.error).toMatch(/500/);
+  const posts = stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId);
+  expect(posts).toHaveLength(3);
+});
+
+test('a 400 from the renderer fails the job at once, after one attempt', async () => {
+  const { jobId, handle } = await run({ outcome: 'reject' });
+  await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+  const row = await stack.store.getJob(jobId);
+  expect(row).toMatchObject({ status: 'failed', retryCount: 0 });
+  expect(row?.error).toMatch(/RendererRejected/);
+  expect(stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
+});
+
+test('the render start-to-close timeout is the configured 10 minutes, with 3 attempts 5 minutes apart', async () => {
+  const { handle } = await run({});
+  await handle.result();
+  const history = await handle.fetchHistory();
+  const scheduled = history.events!.find(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'render',
+  )!.activityTaskScheduledEventAttributes!;
+  expect(Number(scheduled.startToCloseTimeout!.seconds)).toBe(600);
+  expect(Number(scheduled.heartbeatTimeout!.seconds)).toBe(LIMITS.renderHeartbeatTimeoutSeconds);
+  expect(scheduled.retryPolicy).toMatchObject({ maximumAttempts: 3, backoffCoefficient: 1 });
+  expect(Number(scheduled.retryPolicy!.initialInterval!.seconds)).toBe(300);
+  expect(scheduled.retryPolicy!.nonRetryableErrorTypes).toEqual(
+    expect.arrayContaining(['RendererRejected', 'RenderFailedPermanently', 'InvalidPayload']),
+  );
+});
+
+test('a render running past its timeout is timed out, retried, and finally fails with the timeout in the row', async () => {
+  // The timeout comes from job_queue_config; a running activity holds the test server's clock,
+  // so the timeout itself elapses in real time: shorten it to 3 s here (the intervals still skip).
+  await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 0.05');
+  try {
+    const { jobId, handle } = await run({ outcome: 'never-finish' });
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    const row = await stack.store.getJob(jobId);
+    expect(row).toMatchObject({ status: 'failed', retryCount: 2 });
+    expect(row?.error).toBe('render timed out after 0.05 minutes');
+    const state = await handle.query(jobStateQuery);
+    expect(state.attempts).toHaveLength(3);
+    for (const gap of gapsInMinutes(state)) expect(gap).toBeGreaterThanOrEqual(5 + 0.05);
+  } finally {
+    await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 10');
+  }
+}, 60_000);
+
+test('the retry interval comes from job_queue_config, so a deployment can change it without a code change', async () => {
+  await stack.db.query('UPDATE job_queue_config SET retry_interval_minutes = 1');
+  try {
+    const { handle } = await run({ failTimes: 1 });
+    await handle.result();
+    const [gap] = gapsInMinutes(await handle.query(jobStateQuery));
+    expect(gap).toBeGreaterThanOrEqual(1);
+    expect(gap).toBeLessThan(1.5);
+  } finally {
+    await stack.db.query('UPDATE job_queue_config SET retry_interval_minutes = 5');
+  }
+});
+
+// Last in this file: its abandoned attempt keeps the test server's clock locked for a while.
+test('a renderer that stops answering is timed out by the heartbeat timeout and retried', async () => {
+  // The test server does not skip time while an activity task is outstanding, so this waits
+  // the real heartbeat timeout (20 s); the 5-minute retry interval after it is skipped.
+  const { jobId, handle } = await run({ outcome: 'hang' });
+  const result = handle.result().catch((err: unknown) => err);
+  await eventually(
+    'attempt 2 to start',
+    async () => (await handle.query(jobStateQuery)).attempt === 2,
+    (LIMITS.renderHeartbeatTimeoutSeconds + 30) * 1000,
+  );
+  const state = await handle.query(jobStateQuery);
+  expect(state.status).toBe('processing');
+  expect(gapsInMinutes(state)[0]).toBeGreaterThanOrEqual(5);
+  // The server recorded why attempt 1 ended: a heartbeat timeout, not the 10-minute timeout.
+  const [pending] = (await handle.describe()).raw.pendingActivities ?? [];
+  expect(pending?.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
+    temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
+  );
+  expect(stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
+  // The renderer still hangs; end the test's workflow without waiting for another timeout.
+  await handle.terminate('test finished');
+  await result;
+}, 120_000);
