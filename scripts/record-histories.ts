@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { submitJob } from '../src/client/submit';
 import { PROJECT_ROOT } from '../src/dev/tool-paths';
 import { startStack } from '../test/helpers/stack';
@@ -19,7 +20,8 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const save = async (name: string, handle: WorkflowHandle) => {
     const history = await handle.fetchHistory();
-    writeFileSync(join(OUT, `${name}.json`), JSON.stringify(history, null, 1));
+    // Proto3 JSON, the format the Web UI downloads and Worker.runReplayHistory reads.
+    writeFileSync(join(OUT, `${name}.json`), historyToJSON(history));
     process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
   };
   const start = async (simulate: Record<string, unknown>, jobType = 'doubt') => {

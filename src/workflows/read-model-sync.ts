@@ -6,7 +6,7 @@
  * into one retrying activity instead of piling up. The database ignores any write older than
  * the stored one, so order of arrival never matters.
  */
-import { ActivityFailure, condition, log, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import { LIMITS, SYNC_TASK_QUEUE } from '../shared/constants';
 import type { JobTransition } from '../shared/job-schema';
 import type { ReadModelActivities } from '../activities/read-model';
@@ -46,7 +46,8 @@ export class ReadModelSync {
           ? this.desired
           : { ...this.desired, job: this.jobFields };
         try {
-          await syncJob(transition);
+          // Writes of the read model outlive a cancelled job: `cancelled` itself must land.
+          await CancellationScope.nonCancellable(() => syncJob(transition));
           this.rowExists = true;
         } catch (err) {
           // Only a write the database refused on its rules, or hours of outage, lands here.
