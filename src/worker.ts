@@ -46,7 +46,7 @@ export async function runWorker(env: Env, logger: JsonLogger): Promise<void> {
   const metrics = createRenderMetrics(undefined, {
     limiter,
     isPeakHours: () => liveConfig.caps().peak,
-    queueStats: queueStatsFromDb(opened.db),
+    ...(opened.db ? { queueStats: queueStatsFromDb(opened.db) } : {}),
     health: () => workersRunning(),
   });
   const connection = await connectWorker(env.TEMPORAL_ADDRESS);

@@ -1,7 +1,7 @@
 /** The `render-queue` commands. Each returns an exit code; errors are thrown and classified by main. */
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { cancelJob, getJobStatus, submitJob } from '../client/submit';
+import { cancelJob, getJobStatus, submitJob, validateSubmission } from '../client/submit';
 import { EXIT, UsageError } from './io';
 import type { Output } from './io';
 
@@ -70,7 +70,6 @@ export async function submitCommand(ctx: CommandContext): Promise<number> {
     ...(values.user !== undefined ? { userId: values.user } : {}),
     payload: parsePayload(values.payload),
   };
-  const { validateSubmission } = await import('../client/submit');
   validateSubmission(submission); // bad input exits 2 before any connection is made
   const outcome = await submitJob(await ctx.client(), submission);
   ctx.out.print(

@@ -197,3 +197,34 @@ export function describeZodError(error: z.ZodError): string {
     .map((issue) => `${issue.path.length ? issue.path.join('.') : '(input)'}: ${issue.message}`)
     .join('; ');
 }
+
+const countsOf = <T extends readonly [string, ...string[]]>(keys: T) =>
+  z.object(
+    Object.fromEntries(keys.map((key) => [key, z.number().int().min(0)])) as Record<T[number], z.ZodNumber>,
+  );
+
+/** `get_queue_stats()` as the read model reports it; durations in seconds, null when nothing to average. */
+export const QueueStatsSchema = z.object({
+  byStatus: countsOf(JOB_STATUSES),
+  /** Queued jobs only. */
+  queuedByPriority: countsOf(PRIORITIES),
+  /** Renders in flight (status processing). */
+  processingByRenderer: countsOf(RENDERERS),
+  lastHour: z.object({
+    /** started_at - created_at of jobs started in the last hour. */
+    avgWaitSeconds: z.number().min(0).nullable(),
+    /** completed_at - started_at of jobs completed in the last hour. */
+    avgRenderSeconds: z.number().min(0).nullable(),
+    completed: z.number().int().min(0),
+    failed: z.number().int().min(0),
+  }),
+  oldestQueuedAgeSeconds: z.number().min(0).nullable(),
+  /** The caps in force when the stats were taken, peak hours applied. */
+  caps: z.object({
+    totalRenders: z.number().int().min(1),
+    manimRenders: z.number().int().min(1),
+    peak: z.boolean(),
+  }),
+  generatedAt: z.string(),
+});
+export type QueueStats = z.infer<typeof QueueStatsSchema>;

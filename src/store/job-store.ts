@@ -3,7 +3,7 @@
  * transports over the same SQL functions in `supabase/migrations/`: all rules live in SQL.
  */
 import type { JobStatus, Priority, Renderer } from '../shared/constants';
-import type { JobRow, JobTransition, QueueConfig } from '../shared/job-schema';
+import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
 
 export interface TransitionOutcome {
   /** False when the database ignored the write because a newer one (higher seq) is stored. */
@@ -47,6 +47,17 @@ export interface JobStore {
   listJobs(filter?: JobListFilter): Promise<JobRow[]>;
   /** Inserts a `queued` row the way the frontend does; returns the stored row. */
   insertQueuedJob(job: QueuedJobInsert): Promise<JobRow>;
+  /** `get_queue_stats()`, validated with QueueStatsSchema. */
+  getQueueStats(): Promise<QueueStats>;
+  /**
+   * `claim_intake_jobs(limit)`: up to `limit` (1..1000) queued rows no workflow owns yet, in
+   * dispatch order, claimed for 2 minutes so a concurrent intake run skips them.
+   */
+  claimIntakeJobs(limit: number): Promise<JobRow[]>;
+  /** `mark_intake_started`: records the workflow that owns the row; false if one was already set. */
+  markIntakeStarted(jobId: string, workflowId: string): Promise<boolean>;
+  /** `mark_intake_rejected`: fails a still-unowned queued row with `reason`; false if it was not. */
+  markIntakeRejected(jobId: string, reason: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

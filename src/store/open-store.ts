@@ -1,6 +1,8 @@
 /**
- * Opens the direct-database JobStore: a pg Pool when DATABASE_URL is set, otherwise embedded
- * PGlite (the zero-install default). Migrations run on open.
+ * Opens the JobStore the environment asks for: Supabase's REST API when SUPABASE_URL and
+ * SUPABASE_SERVICE_ROLE_KEY are set (production; migrations are applied with the Supabase CLI),
+ * else a pg Pool when DATABASE_URL is set, else embedded PGlite (the zero-install default).
+ * The direct stores run the migrations on open.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +13,7 @@ import { Pool } from 'pg';
 import { migrate } from './migrate';
 import type { Queryable } from './migrate';
 import { PostgresJobStore } from './postgres-store';
+import { SupabaseJobStore } from './supabase-store';
 
 export const DEFAULT_PGLITE_DIR = '.data/pglite';
 
@@ -36,9 +39,33 @@ export interface OpenedJobStore {
   location: string;
 }
 
+/** The Supabase store: no database handle (everything goes through the REST API). */
+export interface OpenedSupabaseJobStore {
+  store: SupabaseJobStore;
+  db: undefined;
+  close(): Promise<void>;
+  kind: 'supabase';
+  /** Always []: a Supabase project's schema is migrated by the Supabase CLI, not on open. */
+  appliedMigrations: string[];
+  /** The project's host, safe to log. */
+  location: string;
+}
+
+export type AnyOpenedJobStore = OpenedJobStore | OpenedSupabaseJobStore;
+
+/** An environment that selects a direct store (no Supabase settings). */
+export interface DirectStoreEnv {
+  DATABASE_URL?: string | undefined;
+  PGLITE_DIR?: string | undefined;
+  SUPABASE_URL?: undefined;
+  SUPABASE_SERVICE_ROLE_KEY?: undefined;
+}
+
 export interface OpenStoreEnv {
-  DATABASE_URL?: string;
-  PGLITE_DIR?: string;
+  DATABASE_URL?: string | undefined;
+  PGLITE_DIR?: string | undefined;
+  SUPABASE_URL?: string | undefined;
+  SUPABASE_SERVICE_ROLE_KEY?: string | undefined;
 }
 
 /** The connection string with its password replaced, for logs and error messages. */
@@ -121,8 +148,44 @@ function safePassword(url: string): string {
   }
 }
 
-/** DATABASE_URL -> pg Pool (max 10, timeouts); otherwise PGlite under PGLITE_DIR ('memory://' for none). */
-export async function openJobStore(env: OpenStoreEnv): Promise<OpenedJobStore> {
+/**
+ * Checks the URL and key with one read (the queue config every worker needs anyway), so a wrong
+ * key or URL stops start-up as a wrong DATABASE_URL does.
+ */
+async function openSupabase(url: string, serviceRoleKey: string): Promise<OpenedSupabaseJobStore> {
+  const store = new SupabaseJobStore({ url, serviceRoleKey });
+  const location = new URL(url).host;
+  try {
+    await store.readQueueConfig();
+  } catch (error) {
+    await store.close();
+    // The store's messages name the host, never the key; split once more in case a server echoed it.
+    const message = (error as Error).message.split(serviceRoleKey).join('[redacted]');
+    throw new Error(`cannot open Supabase store ${location}: ${message}`);
+  }
+  return {
+    store,
+    db: undefined,
+    close: () => store.close(),
+    kind: 'supabase',
+    appliedMigrations: [],
+    location,
+  };
+}
+
+/**
+ * SUPABASE_URL + SUPABASE_SERVICE_ROLE_KEY -> Supabase (REST, 10 s per request); DATABASE_URL ->
+ * pg Pool (max 10, timeouts); otherwise PGlite under PGLITE_DIR ('memory://' for none).
+ * Without Supabase settings the result is always a direct store, with its `db`.
+ */
+export async function openJobStore(env: DirectStoreEnv): Promise<OpenedJobStore>;
+export async function openJobStore(env: OpenStoreEnv): Promise<AnyOpenedJobStore>;
+export async function openJobStore(env: OpenStoreEnv): Promise<AnyOpenedJobStore> {
+  if (env.SUPABASE_URL) {
+    if (!env.SUPABASE_SERVICE_ROLE_KEY)
+      throw new Error('SUPABASE_SERVICE_ROLE_KEY is required when SUPABASE_URL is set');
+    return openSupabase(env.SUPABASE_URL, env.SUPABASE_SERVICE_ROLE_KEY);
+  }
   if (env.DATABASE_URL) return openPostgres(env.DATABASE_URL);
   return openPGlite(env.PGLITE_DIR || DEFAULT_PGLITE_DIR);
 }

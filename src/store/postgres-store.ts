@@ -9,9 +9,10 @@ import {
   JobStatusSchema,
   JobTransitionSchema,
   PrioritySchema,
+  QueueStatsSchema,
   RendererSchema,
 } from '../shared/job-schema';
-import type { JobRow, JobTransition, QueueConfig } from '../shared/job-schema';
+import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
 import { JobStoreConstraintError } from './job-store';
 import type { JobListFilter, JobStore, QueuedJobInsert, TransitionOutcome } from './job-store';
 import type { Queryable } from './migrate';
@@ -180,6 +181,15 @@ const ListFilterSchema = z
   })
   .strict();
 
+/** Validates `get_queue_stats()` output (jsonb: an object from pg/PGlite/PostgREST, text from some drivers). */
+export function parseQueueStats(raw: unknown): QueueStats {
+  const value = typeof raw === 'string' ? (JSON.parse(raw) as unknown) : raw;
+  const parsed = QueueStatsSchema.safeParse(value);
+  if (!parsed.success)
+    throw new Error(`get_queue_stats() returned an unexpected shape: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
+
 export interface PostgresJobStoreOptions {
   /** Releases the connection (pool.end / pglite.close); called once by close(). */
   onClose?: () => Promise<void>;
@@ -280,6 +290,41 @@ export class PostgresJobStore implements JobStore {
       given.map(([, value]) => value),
     );
     return jobRowFromDb(rows[0]!);
+  }
+
+  async getQueueStats(): Promise<QueueStats> {
+    const rows = await this.run<{ stats: unknown }>('SELECT get_queue_stats() AS stats');
+    return parseQueueStats(rows[0]?.stats);
+  }
+
+  async claimIntakeJobs(limit: number): Promise<JobRow[]> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw invalidInput(`limit must be an integer between 1 and 1000, got ${JSON.stringify(limit)}`);
+    }
+    const rows = await this.run<JobDbRow>(
+      `SELECT ${JOB_COLUMNS} FROM claim_intake_jobs($1::int) ORDER BY queue_position NULLS LAST, created_at`,
+      [limit],
+    );
+    return rows.map(jobRowFromDb);
+  }
+
+  async markIntakeStarted(jobId: string, workflowId: string): Promise<boolean> {
+    requireUuid('jobId', jobId);
+    if (!workflowId) throw invalidInput('workflowId is required');
+    const rows = await this.run<{ marked: boolean }>(
+      'SELECT mark_intake_started($1::uuid, $2::text) AS marked',
+      [jobId, workflowId],
+    );
+    return rows[0]?.marked === true;
+  }
+
+  async markIntakeRejected(jobId: string, reason: string): Promise<boolean> {
+    requireUuid('jobId', jobId);
+    const rows = await this.run<{ marked: boolean }>(
+      'SELECT mark_intake_rejected($1::uuid, $2::text) AS marked',
+      [jobId, reason],
+    );
+    return rows[0]?.marked === true;
   }
 
   close(): Promise<void> {

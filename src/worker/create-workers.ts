@@ -6,6 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import { createIntakeActivities } from '../activities/intake';
 import { createReadModelActivities } from '../activities/read-model';
 import { createRenderActivities } from '../activities/render';
 import type { RenderProgressUpdate } from '../activities/render';
@@ -82,7 +83,10 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
       await Worker.create({
         ...common,
         taskQueue: SYNC_TASK_QUEUE,
-        activities: createReadModelActivities({ store: options.store }),
+        activities: {
+          ...createReadModelActivities({ store: options.store }),
+          ...createIntakeActivities({ store: options.store, client: options.client }),
+        },
         maxConcurrentActivityTaskExecutions: 20,
       }),
     );

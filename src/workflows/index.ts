@@ -1,2 +1,3 @@
 /** Every workflow type the workers register. */
 export { renderJob } from './render-job';
+export { intakeJobs } from './intake';

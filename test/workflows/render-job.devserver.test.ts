@@ -39,7 +39,7 @@ test.each(RENDERERS)('a %s job is recorded as processing, then completed with it
     const row = await stack.store.getJob(jobId);
     return row?.status === 'processing' ? row : undefined;
   });
-  expect(processing).toMatchObject({ renderer, attempt: 1, retryCount: 0, workflowId });
+  expect(processing).toMatchObject({ renderer, retryCount: 0, workflowId });
   expect(processing.startedAt).not.toBeNull();
   sim.release();
 

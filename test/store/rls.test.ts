@@ -1,0 +1,196 @@
+/**
+ * Row-level security as the frontend meets it: the same roles and JWT claims PostgREST sets
+ * (SET ROLE + request.jwt.claims), inside a transaction that is rolled back. Runs on real
+ * PostgreSQL and on PGlite (which supports roles and policies too); skipped targets are absent.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import type { Queryable } from '../../src/store/migrate';
+import { dbTargets } from '../helpers/db';
+import type { OpenedTestDb } from '../helpers/db';
+
+type Role = 'anon' | 'authenticated' | 'service_role';
+
+/** Postgres error code of a refused statement (42501: permission denied / RLS violation). */
+async function errorCode(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise;
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code ?? 'no code';
+  }
+}
+
+describe.each(dbTargets())('row-level security ($name)', (target) => {
+  let opened: OpenedTestDb;
+  let conn: Queryable;
+  let pgClient: Client | undefined;
+  const alice = randomUUID();
+  const bob = randomUUID();
+  let aliceJob: string;
+  let bobJob: string;
+
+  /** Runs `fn` as `role` with `sub` as the JWT subject, in a transaction that is rolled back. */
+  async function as<T>(role: Role, sub: string | null, fn: () => Promise<T>): Promise<T> {
+    await conn.query('BEGIN');
+    try {
+      await conn.query(`SET LOCAL ROLE ${role}`);
+      await conn.query(`SELECT set_config('request.jwt.claims', $1, true)`, [
+        JSON.stringify(sub ? { sub, role } : { role }),
+      ]);
+      return await fn();
+    } finally {
+      await conn.query('ROLLBACK');
+    }
+  }
+
+  beforeAll(async () => {
+    opened = await target.open();
+    if (opened.url) {
+      // One connection, so SET LOCAL ROLE and the statements share a session.
+      pgClient = new Client({ connectionString: opened.url, query_timeout: 10_000 });
+      await pgClient.connect();
+      conn = pgClient;
+    } else {
+      conn = opened.db;
+    }
+    aliceJob = (await opened.store.insertQueuedJob({ jobType: 'doubt', userId: alice, payload: { q: 'a' } }))
+      .id;
+    bobJob = (await opened.store.insertQueuedJob({ jobType: 'doubt', userId: bob, payload: { q: 'b' } })).id;
+    await opened.store.insertQueuedJob({ jobType: 'doubt', payload: { q: 'nobody' } });
+  });
+
+  afterAll(async () => {
+    await pgClient?.end();
+    await opened?.close();
+  });
+
+  test('an authenticated user reads only their own jobs, with their queue position', async () => {
+    const rows = await as(
+      'authenticated',
+      alice,
+      async () =>
+        (await conn.query<{ id: string; queue_position: number }>('SELECT id, queue_position FROM jobs'))
+          .rows,
+    );
+    expect(rows.map((row) => row.id)).toEqual([aliceJob]);
+    expect(rows[0]!.queue_position).not.toBeNull();
+  });
+
+  test('an authenticated user can insert their own queued job and gets it back with a position', async () => {
+    const row = await as('authenticated', alice, async () => {
+      const { rows } = await conn.query<{ status: string; queue_position: number; renderer: string }>(
+        `INSERT INTO jobs (job_type, priority, payload, user_id) VALUES ('doubt', 'high', '{"q":1}', $1)
+         RETURNING status, queue_position, renderer`,
+        [alice],
+      );
+      return rows[0];
+    });
+    expect(row).toMatchObject({ status: 'queued', renderer: 'manim' });
+  });
+
+  test('an authenticated user cannot insert a job for another user', async () => {
+    const code = await as('authenticated', alice, () =>
+      errorCode(
+        conn.query(`INSERT INTO jobs (job_type, payload, user_id) VALUES ('doubt', '{}', $1)`, [bob]),
+      ),
+    );
+    expect(code).toBe('42501');
+  });
+
+  test('an authenticated user cannot insert a completed job, a result, a position or a workflow id', async () => {
+    for (const [column, value] of [
+      ['status', 'completed'],
+      ['result', 'https://evil/video.mp4'],
+      ['queue_position', '1'],
+      ['workflow_id', 'render-job-x'],
+    ] as const) {
+      const code = await as('authenticated', alice, () =>
+        errorCode(
+          conn.query(
+            `INSERT INTO jobs (job_type, payload, user_id, ${column}) VALUES ('doubt', '{}', $1, $2)`,
+            [alice, value],
+          ),
+        ),
+      );
+      expect([column, code]).toEqual([column, '42501']);
+    }
+  });
+
+  test('an authenticated user cannot change status or result of their own job', async () => {
+    const code = await as('authenticated', alice, () =>
+      errorCode(conn.query(`UPDATE jobs SET status = 'completed', result = 'x' WHERE id = $1`, [aliceJob])),
+    );
+    expect(code).toBe('42501');
+    const deleted = await as('authenticated', alice, () =>
+      errorCode(conn.query('DELETE FROM jobs WHERE id = $1', [aliceJob])),
+    );
+    expect(deleted).toBe('42501');
+    expect(await opened.store.getJob(aliceJob)).toMatchObject({ status: 'queued', result: null });
+  });
+
+  test.each(['anon', 'authenticated'] as const)('%s cannot call the service-side functions', async (role) => {
+    const calls = [
+      `SELECT apply_job_transition('${aliceJob}'::uuid, 9, 'completed', 'w', 1, null, null, 'x', null, now(), null)`,
+      'SELECT get_queue_stats()',
+      'SELECT * FROM claim_intake_jobs(10)',
+      `SELECT mark_intake_rejected('${aliceJob}'::uuid, 'no')`,
+      `SELECT mark_intake_started('${aliceJob}'::uuid, 'w')`,
+      'SELECT refresh_queue_positions()',
+    ];
+    for (const sql of calls) {
+      const code = await as(role, alice, () => errorCode(conn.query(sql)));
+      expect([sql, code]).toEqual([sql, '42501']);
+    }
+  });
+
+  test('anon sees no job and cannot insert one', async () => {
+    const count = await as('anon', null, async () => (await conn.query('SELECT id FROM jobs')).rows.length);
+    expect(count).toBe(0);
+    const code = await as('anon', null, () =>
+      errorCode(conn.query(`INSERT INTO jobs (job_type, payload) VALUES ('doubt', '{}')`)),
+    );
+    expect(code).toBe('42501');
+  });
+
+  test('the frontend can read job types and (signed in) the queue policy, and change neither', async () => {
+    const types = await as(
+      'anon',
+      null,
+      async () => (await conn.query('SELECT name FROM job_types')).rows.length,
+    );
+    expect(types).toBeGreaterThan(0);
+    const config = await as(
+      'authenticated',
+      alice,
+      async () => (await conn.query('SELECT max_concurrent_renders FROM job_queue_config')).rows.length,
+    );
+    expect(config).toBe(1);
+    const code = await as('authenticated', alice, () =>
+      errorCode(conn.query('UPDATE job_queue_config SET max_concurrent_renders = 100')),
+    );
+    expect(code).toBe('42501');
+  });
+
+  test('service_role bypasses row-level security and may call the service functions', async () => {
+    const { count, stats } = await as('service_role', null, async () => ({
+      count: (await conn.query('SELECT id FROM jobs')).rows.length,
+      stats: (await conn.query<{ s: { byStatus: { queued: number } } }>('SELECT get_queue_stats() AS s'))
+        .rows[0]!.s,
+    }));
+    expect(count).toBe(3);
+    expect(stats.byStatus.queued).toBe(3);
+    const applied = await as(
+      'service_role',
+      null,
+      async () =>
+        (
+          await conn.query<{ applied: boolean }>(
+            `SELECT apply_job_transition($1::uuid, 1, 'processing', 'render-job-x', 1, null, null, null, now(), null, null) AS applied`,
+            [bobJob],
+          )
+        ).rows[0]!.applied,
+    );
+    expect(applied).toBe(true);
+  });
+});
