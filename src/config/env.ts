@@ -31,6 +31,8 @@ export const EnvSchema = z
     REVIDEO_API_URL: url('Revideo renderer').default('http://localhost:5001'),
     ORCHESTRATOR_API_URL: url('video orchestrator').default('http://localhost:8103'),
     CONFIG_REFRESH_SECONDS: positiveInt.default(15),
+    /** Seconds between intake runs for rows the frontend inserts; 0 turns intake off in this worker. */
+    INTAKE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(5),
     WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),

@@ -1,0 +1,150 @@
+/**
+ * One running worker process, assembled: store, live config, capacity limiter, metrics, the
+ * Temporal workers and the intake schedule. `src/worker.ts` runs it; the demo runs it in-process.
+ */
+import { readFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
+import type { WorkflowBundleOption } from '@temporalio/worker';
+import { CapacityLimiter } from '../capacity/capacity-limiter';
+import { LiveQueueConfig } from '../capacity/live-config';
+import { connectClient, connectWorker } from '../client/connect';
+import { ensureIntakeSchedule } from '../client/intake-schedule';
+import type { Env } from '../config/env';
+import { redactedEnv, rendererUrls } from '../config/env';
+import type { JsonLogger } from '../observability/logger';
+import {
+  createRenderMetrics,
+  instrumentJobStore,
+  queueStatsFromDb,
+  renderMetricsInterceptor,
+  sdkMetricsText,
+  startMetricsServer,
+} from '../observability/metrics';
+import type { MetricsServer, RenderMetrics } from '../observability/metrics';
+import { createRenderers } from '../renderers/adapters';
+import { openJobStore } from '../store/open-store';
+import type { JobStore } from '../store/job-store';
+import { createWorkerSet } from './create-workers';
+import type { WorkerSet } from './create-workers';
+
+/** The SDK Runtime's own Prometheus exporter; only our metrics server (METRICS_PORT) reads it. */
+export const SDK_METRICS_ADDRESS = '127.0.0.1:9465';
+
+export interface WorkerRuntime {
+  client: Client;
+  store: JobStore;
+  limiter: CapacityLimiter;
+  liveConfig: LiveQueueConfig;
+  metrics: RenderMetrics;
+  workerSet: WorkerSet;
+  metricsServer: MetricsServer | undefined;
+  /** Runs until the workers stop (SIGINT/SIGTERM via the SDK Runtime, or shutdown()). */
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export interface WorkerRuntimeOptions {
+  env: Env;
+  logger: JsonLogger;
+  /** Injectable clock for peak hours (tests, the demo). */
+  now?: () => Date;
+  listenForSighup?: boolean;
+  /** An already open store (the demo shares its embedded database); opened from env otherwise. */
+  opened?: Awaited<ReturnType<typeof openJobStore>>;
+}
+
+export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
+  const { env, logger } = options;
+  logger.info('worker starting', { config: redactedEnv(env) });
+  const opened = options.opened ?? (await openJobStore(env));
+  const ownsStore = !options.opened;
+  const limiterRef: { current?: CapacityLimiter } = {};
+  const liveConfig = new LiveQueueConfig({
+    read: () => opened.store.readQueueConfig(),
+    intervalMs: env.CONFIG_REFRESH_SECONDS * 1000,
+    logger,
+    listenForSighup: options.listenForSighup ?? true,
+    ...(options.now ? { now: options.now } : {}),
+    onChange: (caps) => limiterRef.current?.setCaps({ total: caps.total, manim: caps.manim }),
+  });
+  await liveConfig.start();
+  const limiter = new CapacityLimiter({ caps: { total: liveConfig.caps().total, manim: liveConfig.caps().manim } });
+  limiterRef.current = limiter;
+
+  let workersRunning = (): boolean => false;
+  const metrics = createRenderMetrics(undefined, {
+    limiter,
+    isPeakHours: () => liveConfig.caps().peak,
+    ...(opened.db ? { queueStats: queueStatsFromDb(opened.db) } : {}),
+    health: () => workersRunning(),
+  });
+  const cleanups: Array<() => Promise<void> | void> = [() => liveConfig.stop()];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step();
+    if (ownsStore) await opened.close();
+  };
+  try {
+    const connection = await connectWorker(env.TEMPORAL_ADDRESS);
+    cleanups.push(() => connection.close());
+    const connected = await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
+    cleanups.push(() => connected.connection.close());
+    const workflowBundle: WorkflowBundleOption | undefined = env.WORKFLOW_BUNDLE_PATH
+      ? { code: readFileSync(env.WORKFLOW_BUNDLE_PATH, 'utf8') }
+      : undefined;
+    const workerSet = await createWorkerSet({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      client: connected.client,
+      store: instrumentJobStore(opened.store, metrics),
+      renderInterceptors: [renderMetricsInterceptor(metrics)],
+      renderers: createRenderers(rendererUrls(env)),
+      limiter,
+      ...(workflowBundle ? { workflowBundle } : {}),
+      shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+    });
+    workersRunning = () => workerSet.workers.every((worker) => worker.getState() === 'RUNNING');
+    if (env.INTAKE_INTERVAL_SECONDS > 0) {
+      await ensureIntakeSchedule(connected.client, { intervalSeconds: env.INTAKE_INTERVAL_SECONDS });
+    }
+    // Started only now, so a failed start-up leaves no open server keeping the process alive.
+    const metricsServer =
+      env.METRICS_PORT === undefined
+        ? undefined
+        : await startMetricsServer({
+            port: env.METRICS_PORT,
+            registry: metrics.registry,
+            health: () => workersRunning(),
+            extraText: sdkMetricsText(`http://${SDK_METRICS_ADDRESS}/metrics`),
+          });
+    if (metricsServer) {
+      logger.info('metrics server listening', { port: metricsServer.port });
+      cleanups.push(() => metricsServer.close());
+    }
+    logger.info('worker running', {
+      taskQueues: workerSet.workers.map((w) => w.options.taskQueue),
+      caps: liveConfig.caps(),
+      database: opened.kind,
+    });
+    return {
+      client: connected.client,
+      store: opened.store,
+      limiter,
+      liveConfig,
+      metrics,
+      workerSet,
+      metricsServer,
+      run: async () => {
+        try {
+          await workerSet.run();
+        } finally {
+          await cleanup();
+          logger.info('worker stopped');
+        }
+      },
+      shutdown: () => workerSet.shutdown(),
+    };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
