@@ -25,7 +25,11 @@ async function main(): Promise<void> {
     process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
   };
   const start = async (simulate: Record<string, unknown>, jobType = 'doubt') => {
-    const { workflowId } = await submitJob(env.client, { jobType, priority: 'high', payload: { q: 'replay', simulate } });
+    const { workflowId } = await submitJob(
+      env.client,
+      { jobType, priority: 'high', payload: { q: 'replay', simulate } },
+      { searchAttributes: false },
+    );
     return env.client.workflow.getHandle(workflowId);
   };
   try {
@@ -47,7 +51,9 @@ async function main(): Promise<void> {
 
     stack.sims.orchestrator.hold();
     const cancelled = await start({}, 'solution_walkthrough');
-    await eventually('render to start', () => stack.sims.orchestrator.ledger.some((c) => c.method === 'POST'));
+    await eventually('render to start', () =>
+      stack.sims.orchestrator.ledger.some((c) => c.method === 'POST'),
+    );
     await cancelled.cancel();
     await cancelled.result().catch(() => undefined);
     await save('render-job-cancelled', cancelled);

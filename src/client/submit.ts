@@ -9,6 +9,7 @@ import { PRIORITY_KEY, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId }
 import { JobSubmissionSchema, describeZodError, toRenderJobInput } from '../shared/job-schema';
 import type { RenderJobInput } from '../shared/job-schema';
 import { jobStateQuery } from '../shared/messages';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobState } from '../shared/messages';
 
 /** Bad input from a submitter: the message names the field. Nothing was started. */
@@ -30,20 +31,51 @@ export function validateSubmission(raw: unknown): RenderJobInput {
   return toRenderJobInput(parsed.data, randomUUID);
 }
 
-export async function submitJob(client: Client, raw: unknown, opts: { generation?: number } = {}): Promise<SubmitOutcome> {
+export interface SubmitOptions {
+  /** The run generation; the retry command starts a failed job again as generation 1, 2, ... */
+  generation?: number;
+  /**
+   * Set the JobId/JobType/Priority/Renderer/RenderStatus search attributes (default). Off only
+   * for servers that can't register custom attributes (the time-skipping test server).
+   */
+  searchAttributes?: boolean;
+}
+
+export async function submitJob(
+  client: Client,
+  raw: unknown,
+  opts: SubmitOptions = {},
+): Promise<SubmitOutcome> {
   const input = validateSubmission(raw);
   if (opts.generation) input.generation = opts.generation;
   const workflowId = renderJobWorkflowId(input.jobId);
+  const options = {
+    workflowId,
+    taskQueue: WORKFLOW_TASK_QUEUE[input.priority],
+    args: [input] as [RenderJobInput],
+    // Native priority orders this job's workflow and render tasks on the server; activities inherit it.
+    priority: { priorityKey: PRIORITY_KEY[input.priority] },
+    // A second submit of the same job id must not render it again, even after it finished.
+    workflowIdReusePolicy: opts.generation
+      ? ('ALLOW_DUPLICATE_FAILED_ONLY' as const)
+      : ('REJECT_DUPLICATE' as const),
+    staticSummary: `${input.jobType} via ${input.renderer} (${input.priority})`,
+  };
   try {
     await client.workflow.start(WORKFLOW_TYPE.renderJob, {
-      workflowId,
-      taskQueue: WORKFLOW_TASK_QUEUE[input.priority],
-      args: [input],
-      // Native priority orders this job's workflow and render tasks on the server; activities inherit it.
-      priority: { priorityKey: PRIORITY_KEY[input.priority] },
-      // A second submit of the same job id must not render it again, even after it finished.
-      workflowIdReusePolicy: opts.generation ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
-      staticSummary: `${input.jobType} via ${input.renderer} (${input.priority})`,
+      ...options,
+      // Filterable in the Web UI from the first moment; the workflow keeps RenderStatus current.
+      ...(opts.searchAttributes === false
+        ? {}
+        : {
+            typedSearchAttributes: [
+              { key: SEARCH_ATTRIBUTES.jobId, value: input.jobId },
+              { key: SEARCH_ATTRIBUTES.jobType, value: input.jobType },
+              { key: SEARCH_ATTRIBUTES.priority, value: input.priority },
+              { key: SEARCH_ATTRIBUTES.renderer, value: input.renderer },
+              { key: SEARCH_ATTRIBUTES.renderStatus, value: 'queued' },
+            ],
+          }),
     });
     return { jobId: input.jobId, workflowId, started: true, input };
   } catch (err) {
@@ -86,7 +118,10 @@ export async function getJobStatus(
   return { jobId, workflowId, execution: description.status.name, state };
 }
 
-export async function cancelJob(client: Client, jobId: string): Promise<'cancelled' | 'not-running' | 'not-found'> {
+export async function cancelJob(
+  client: Client,
+  jobId: string,
+): Promise<'cancelled' | 'not-running' | 'not-found'> {
   const handle = client.workflow.getHandle(renderJobWorkflowId(jobId));
   try {
     const description = await handle.describe();

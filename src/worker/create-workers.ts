@@ -32,6 +32,8 @@ export interface WorkerSetOptions {
   shutdownGraceTime?: Duration;
   identity?: string;
   pollIntervalMs?: number;
+  /** How long a render rides out failing status polls; the heartbeat timeout by default (tests shorten it). */
+  pollErrorToleranceMs?: number;
   /** Interceptors for the render Workers' activities (metrics). */
   renderInterceptors?: ActivityInterceptorsFactory[];
 }
@@ -97,6 +99,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
       renderers: options.renderers,
       reportProgress: progressReporter(options.client),
       ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+      ...(options.pollErrorToleranceMs ? { pollErrorToleranceMs: options.pollErrorToleranceMs } : {}),
     });
     for (const queue of roles.renderQueues) {
       workers.push(

@@ -7,12 +7,15 @@ import {
   CancellationScope,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { DEFAULT_QUEUE_CONFIG, LIMITS, RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, renderQueueFor } from '../shared/constants';
 import { NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { RenderJobInputSchema, describeZodError } from '../shared/job-schema';
 import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
 import {
@@ -99,7 +102,17 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     payload: input.payload,
     ...(input.userId ? { userId: input.userId } : {}),
   });
-  const publish = () =>
+  // Histories recorded before RenderStatus was kept up to date replay without the upserts.
+  // Only where the job started with our attributes: a namespace without them must still run jobs.
+  const upsertsStatus =
+    patched('render-status-search-attribute') &&
+    workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobId) !== undefined;
+  let shownStatus: JobState['status'] = 'queued';
+  const publish = () => {
+    if (upsertsStatus && state.status !== shownStatus) {
+      shownStatus = state.status;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.renderStatus, value: state.status }]);
+    }
     sync.publish({
       jobId: input.jobId,
       seq: ++seq,
@@ -112,6 +125,7 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
       startedAt: state.startedAt,
       completedAt: state.completedAt,
     });
+  };
 
   setHandler(jobStateQuery, () => state);
   setHandler(renderProgressSignal, (update: RenderProgress) => {

@@ -5,10 +5,12 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
+import { LiveQueueConfig } from '../../src/capacity/live-config';
 import { createRenderers } from '../../src/renderers/adapters';
 import { startRendererSimulator } from '../../src/simulator/renderer-simulator';
 import type { Queryable } from '../../src/store/migrate';
 import type { PostgresJobStore } from '../../src/store/postgres-store';
+import { renderQueueFor } from '../../src/shared/constants';
 import type { Renderer } from '../../src/shared/constants';
 import { createWorkerSet } from '../../src/worker/create-workers';
 import type { WorkerSet, WorkerSetOptions } from '../../src/worker/create-workers';
@@ -22,9 +24,29 @@ export interface Stack {
   db: Queryable;
   sims: Record<Renderer, Simulator>;
   limiter: CapacityLimiter;
+  /** Present when started with `liveConfig`: re-reads `job_queue_config` and sets the limiter's caps. */
+  liveConfig?: LiveQueueConfig;
+  /** What `liveConfig` logged, in order (warnings for rejected rows and failed reads). */
+  configLog: ConfigLogLine[];
+  /** The database URL when the stack runs on PostgreSQL, for a second connection. */
+  dbUrl?: string;
   workers: WorkerSet;
   /** Stops the workers and everything started here. */
   close(): Promise<void>;
+}
+
+export interface ConfigLogLine {
+  level: 'info' | 'warn';
+  message: string;
+}
+
+/** Live config wired the way src/worker.ts wires it, with a clock and a read the test controls. */
+export interface StackLiveConfigOptions {
+  /** The clock peak hours are judged by; the real one by default. */
+  now?: () => Date;
+  intervalMs?: number;
+  /** Reads the row; the stack's own store (`readQueueConfig`) by default. */
+  read?: () => Promise<Record<string, unknown>>;
 }
 
 export async function preferredDb() {
@@ -38,6 +60,10 @@ export async function startStack(
     caps?: { total: number; manim: number };
     roles?: WorkerSetOptions['roles'];
     simulator?: { defaultDurationMs?: number; progressSteps?: number };
+    /** Caps come from `job_queue_config` (via LiveQueueConfig) instead of `caps`. */
+    liveConfig?: StackLiveConfigOptions;
+    /** Interceptors for the render activities, e.g. to see the task's priority as Core hands it over. */
+    renderInterceptors?: WorkerSetOptions['renderInterceptors'];
   } = {},
 ): Promise<Stack> {
   const db = await preferredDb();
@@ -45,17 +71,40 @@ export async function startStack(
   for (const backend of ['manim', 'revideo', 'orchestrator'] as const) {
     sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
   }
-  const limiter = new CapacityLimiter({ caps: opts.caps ?? { total: 10, manim: 4 } });
+  const configLog: ConfigLogLine[] = [];
+  let limiter: CapacityLimiter | undefined;
+  let liveConfig: LiveQueueConfig | undefined;
+  if (opts.liveConfig) {
+    const { now, intervalMs, read } = opts.liveConfig;
+    liveConfig = new LiveQueueConfig({
+      read: read ?? (() => db.store.readQueueConfig()),
+      ...(now ? { now } : {}),
+      ...(intervalMs ? { intervalMs } : {}),
+      logger: {
+        info: (message) => configLog.push({ level: 'info', message }),
+        warn: (message) => configLog.push({ level: 'warn', message }),
+      },
+      onChange: (caps) => limiter?.setCaps({ total: caps.total, manim: caps.manim }),
+    });
+    await liveConfig.start();
+  }
+  const initialCaps = liveConfig ? liveConfig.caps() : (opts.caps ?? { total: 10, manim: 4 });
+  limiter = new CapacityLimiter({ caps: { total: initialCaps.total, manim: initialCaps.manim } });
   const workers = await createWorkerSet({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
     client: env.client,
     store: db.store,
-    renderers: createRenderers({ manim: sims.manim.url, revideo: sims.revideo.url, orchestrator: sims.orchestrator.url }),
+    renderers: createRenderers({
+      manim: sims.manim.url,
+      revideo: sims.revideo.url,
+      orchestrator: sims.orchestrator.url,
+    }),
     limiter,
     pollIntervalMs: 100,
     shutdownGraceTime: '2s',
     ...(opts.roles ? { roles: opts.roles } : {}),
+    ...(opts.renderInterceptors ? { renderInterceptors: opts.renderInterceptors } : {}),
   });
   const running = workers.run();
   return {
@@ -63,12 +112,106 @@ export async function startStack(
     db: db.db,
     sims,
     limiter,
+    ...(liveConfig ? { liveConfig } : {}),
+    configLog,
+    ...(db.url ? { dbUrl: db.url } : {}),
     workers,
     async close() {
+      liveConfig?.stop();
       workers.shutdown();
       await running;
       await Promise.all(Object.values(sims).map((sim) => sim.close()));
       await db.close();
     },
   };
+}
+
+export interface RenderCounts {
+  total: number;
+  manim: number;
+  general: number;
+}
+
+export interface RenderStart {
+  jobId: string;
+  backend: Renderer;
+  attempt: number;
+}
+
+/** What the renderers saw, across all three simulators: the ground truth for capacity tests. */
+export interface RenderWatch {
+  /** Renders in flight right now (accepted, not finished or cancelled). */
+  current(): RenderCounts;
+  /** The most in flight at once since the watch started or `resetPeak()`, per count independently. */
+  peak(): RenderCounts;
+  resetPeak(): void;
+  /** Every accepted render in acceptance order; one process, so one well-defined order across simulators. */
+  readonly starts: readonly RenderStart[];
+  /** Resolves once `predicate` holds, re-checked after every simulator event; rejects after `timeoutMs`. */
+  until(what: string, predicate: (watch: RenderWatch) => boolean, timeoutMs?: number): Promise<void>;
+  stop(): void;
+}
+
+export function watchRenders(sims: Record<Renderer, Simulator>): RenderWatch {
+  const starts: RenderStart[] = [];
+  const waiters = new Set<() => void>();
+  const current = (): RenderCounts => {
+    const counts = { total: 0, manim: 0, general: 0 };
+    for (const sim of Object.values(sims)) {
+      const n = sim.stats().inFlight;
+      counts.total += n;
+      counts[renderQueueFor(sim.backend)] += n;
+    }
+    return counts;
+  };
+  let peak = current();
+  const unsubscribe = Object.values(sims).map((sim) =>
+    sim.onEvent((event) => {
+      if (event.type === 'started') {
+        starts.push({ jobId: event.jobId, backend: sim.backend, attempt: event.attempt });
+      }
+      const now = current();
+      peak = {
+        total: Math.max(peak.total, now.total),
+        manim: Math.max(peak.manim, now.manim),
+        general: Math.max(peak.general, now.general),
+      };
+      for (const wake of [...waiters]) wake();
+    }),
+  );
+  const watch: RenderWatch = {
+    current,
+    peak: () => ({ ...peak }),
+    resetPeak: () => {
+      peak = current();
+    },
+    starts,
+    until: (what, predicate, timeoutMs = 15_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (predicate(watch)) return resolve();
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        const check = (): void => {
+          if (!predicate(watch)) return;
+          done();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; in flight ${JSON.stringify(current())}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+      }),
+    stop: () => {
+      for (const off of unsubscribe) off();
+      waiters.clear();
+    },
+  };
+  return watch;
 }

@@ -1,0 +1,93 @@
+/**
+ * Worker processes for the scenarios that kill a worker or measure one: started with
+ * `node --import tsx` (one process, so `kill -9` hits the worker itself, not a wrapper), read
+ * from /proc for peak RSS and CPU time.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+
+export const ROOT = path.join(__dirname, '..', '..');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Resolves when a stdout JSON line has this `msg`; rejects on exit or after timeoutMs. */
+  ready: Promise<void>;
+  /** Peak RSS (VmHWM) in MB and user+system CPU seconds so far; null once the process is gone. */
+  usage(): { peakRssMb: number; cpuSeconds: number } | null;
+  kill9(): void;
+  /** SIGTERM, then SIGKILL after graceMs; resolves on exit. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startWorkerProcess(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  readyMsg: string,
+  timeoutMs = 60_000,
+): WorkerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${script}: not ready after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        if ((JSON.parse(line) as { msg?: string }).msg === readyMsg) {
+          clearTimeout(timer);
+          resolve();
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited before it was ready; stderr: ${stderr}`));
+    });
+  });
+  ready.catch(() => undefined);
+  const pid = child.pid!;
+  return {
+    child,
+    pid,
+    ready,
+    usage: () => procUsage(pid),
+    kill9: () => void child.kill('SIGKILL'),
+    stop: async (graceMs = 10_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+export function procUsage(pid: number): { peakRssMb: number; cpuSeconds: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const cpu = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { peakRssMb: hwm ? Number(hwm[1]) / 1024 : NaN, cpuSeconds: cpu };
+  } catch {
+    return null;
+  }
+}

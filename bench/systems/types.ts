@@ -1,0 +1,39 @@
+/** What a scenario needs from a system under test, whichever it is. */
+import type { Renderer } from '../../src/shared/constants';
+import type { BenchJob } from '../lib/jobs';
+import type { BenchDb } from '../lib/infra';
+
+export const SYSTEM_IDS = ['temporal-1s', 'temporal-100ms', 'old-poller-60s', 'old-poller-1s', 'bullmq'] as const;
+export type SystemId = (typeof SYSTEM_IDS)[number];
+
+export const SYSTEM_LABELS: Record<SystemId, string> = {
+  'temporal-1s': 'this project (render poll 1 s, production default)',
+  'temporal-100ms': 'this project (render poll 100 ms)',
+  'old-poller-60s': 'old poller (60 s interval, as run today)',
+  'old-poller-1s': 'old poller (1 s interval, at its best)',
+  bullmq: 'BullMQ (Redis)',
+};
+
+/** The two variants of this project, compared against each peer. */
+export const PROJECT_IDS: SystemId[] = ['temporal-1s', 'temporal-100ms'];
+export const PEER_IDS: SystemId[] = ['old-poller-60s', 'old-poller-1s', 'bullmq'];
+
+export interface StartContext {
+  urls: Record<Renderer, string>;
+  db: BenchDb;
+  /** Start with dispatch held back until resume(): the scenario queues everything first. */
+  paused: boolean;
+}
+
+export interface SystemRun {
+  /** Accepts a job the way this system's clients submit one; resolves once it is accepted. */
+  submit(job: BenchJob): Promise<void>;
+  /** Lets dispatch begin (no-op when started unpaused). */
+  resume(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface SystemFactory {
+  id: SystemId;
+  start(ctx: StartContext): Promise<SystemRun>;
+}
