@@ -1,44 +1,59 @@
 #!/usr/bin/env node
 /** `render-queue` CLI entry point. */
 import type { Client } from '@temporalio/client';
-import { loadEnv } from './config/env';
+import { ConfigError, loadEnv } from './config/env';
 import { connectClient } from './client/connect';
 import { COMMANDS, USAGE } from './cli/commands';
 import { EXIT, classifyError, output } from './cli/io';
+import type { JobStore } from './store/job-store';
+import { openJobStore } from './store/open-store';
 
-export async function main(argv: string[]): Promise<number> {
+export async function main(
+  argv: string[],
+  write: (text: string) => void = (s) => process.stdout.write(s),
+): Promise<number> {
   const [command, ...args] = argv;
   const json = args.includes('--json');
-  const out = output(json);
+  const out = output(json, write);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
-    process.stdout.write(`${USAGE}\n`);
+    write(`${USAGE}\n`);
     return command ? EXIT.ok : EXIT.badInput;
   }
   const run = COMMANDS[command];
   if (!run) {
-    process.stderr.write(`unknown command "${command}"\n\n${USAGE}\n`);
+    process.stderr.write(`render-queue: unknown command "${command}"\n\n${USAGE}\n`);
     return EXIT.badInput;
   }
   if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${USAGE}\n`);
+    write(`${USAGE}\n`);
     return EXIT.ok;
   }
-  let connection: { close(): Promise<void> } | undefined;
+  const closers: Array<() => Promise<void>> = [];
   try {
-    const clientFactory = async (): Promise<Client> => {
+    const client = async (): Promise<Client> => {
       const env = loadEnv();
       const connected = await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
-      connection = connected.connection;
+      closers.push(() => connected.connection.close());
       return connected.client;
     };
-    return await run({ args, out, client: clientFactory });
+    const store = async (): Promise<JobStore> => {
+      const env = loadEnv();
+      if (!env.DATABASE_URL && !env.SUPABASE_URL) {
+        // The embedded database belongs to the one process running it (the demo or a worker).
+        throw new ConfigError(`DATABASE_URL or SUPABASE_URL must be set for "${command}"`);
+      }
+      const opened = await openJobStore(env);
+      closers.push(() => opened.close());
+      return opened.store;
+    };
+    return await run({ args, out, client, store, isTTY: Boolean(process.stdout.isTTY) });
   } catch (err) {
     const { code, message } = classifyError(err);
-    if (json) process.stdout.write(`${JSON.stringify({ error: message, exitCode: code })}\n`);
+    if (json) write(`${JSON.stringify({ error: message, exitCode: code })}\n`);
     process.stderr.write(`render-queue ${command}: ${message}\n`);
     return code;
   } finally {
-    await connection?.close();
+    for (const close of closers) await close().catch(() => undefined);
   }
 }
 

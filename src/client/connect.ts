@@ -17,7 +17,10 @@ export async function connectClient(address: string, namespace: string, timeoutM
   }
 }
 
-export async function connectWorker(address: string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<NativeConnection> {
+export async function connectWorker(
+  address: string,
+  timeoutMs = CONNECT_TIMEOUT_MS,
+): Promise<NativeConnection> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([

@@ -53,16 +53,14 @@ export async function ensureIntakeSchedule(
     await client.schedule.create({ scheduleId: INTAKE_SCHEDULE_ID, ...body });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule
-      .getHandle(INTAKE_SCHEDULE_ID)
-      .update(
-        (previous): ScheduleUpdateOptions => ({
-          ...previous,
-          spec: body.spec,
-          action: body.action,
-          policies: body.policies,
-        }),
-      );
+    await client.schedule.getHandle(INTAKE_SCHEDULE_ID).update(
+      (previous): ScheduleUpdateOptions => ({
+        ...previous,
+        spec: body.spec,
+        action: body.action,
+        policies: body.policies,
+      }),
+    );
   }
   return INTAKE_SCHEDULE_ID;
 }

@@ -57,12 +57,24 @@ interface Submitted {
   priority: Priority;
 }
 
-async function submit(jobType: JobType, priority: Priority): Promise<Submitted> {
-  const { jobId, workflowId } = await submitJob(env.client, {
-    jobType,
-    priority,
-    payload: { topic: 'order' },
+async function backlog(queue: RenderQueue): Promise<number> {
+  const res = await env.client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: queue === 'manim' ? 'render-manim' : 'render-general' },
+    taskQueueType: 2,
+    reportStats: true,
   });
+  return Number(res.stats?.approximateBacklogCount ?? -1);
+}
+
+async function submit(jobType: JobType, priority: Priority, gate?: RenderQueue): Promise<Submitted> {
+  const before = gate ? await backlog(gate) : 0;
+  const { jobId, workflowId } = await submitJob(env.client, { jobType, priority, payload: { topic: 'order' } });
+  if (gate) {
+    const t0 = Date.now();
+    await eventually('backlog to grow', async () => (await backlog(gate)) > before, 10_000, 10);
+    console.log('backlog grew', before, Date.now() - t0);
+  }
   return { jobId, workflowId, priority };
 }
 

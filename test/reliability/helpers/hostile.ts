@@ -98,14 +98,21 @@ export const unstorablePayload = fc
     const leaf: Record<string, unknown> = inKey ? { [bad]: 'v' } : { note: bad };
     let payload: Record<string, unknown> = leaf;
     for (const key of [...nestedIn].reverse()) payload = { [key]: payload };
-    const path = ['payload', ...nestedIn, inKey ? bad : 'note'].join('.');
+    // Keys are named JSON-escaped in errors, so a message stays one printable line.
+    const path = ['payload', ...nestedIn, inKey ? JSON.stringify(bad).slice(1, -1) : 'note'].join('.');
     return { payload, path };
   });
 
 /** Payloads that are valid but hostile: they must be stored and rendered as plain data. */
 export const hostileButValidPayload = fc.dictionary(
   storableText.filter((k) => k !== 'simulate'),
-  fc.oneof(storableText, fc.integer(), fc.boolean(), fc.constant(null), fc.array(storableText, { maxLength: 3 })),
+  fc.oneof(
+    storableText,
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(storableText, { maxLength: 3 }),
+  ),
   { minKeys: 1, maxKeys: 6 },
 );
 
@@ -116,7 +123,8 @@ export interface InvalidCase {
   kind: string;
 }
 
-const base = () => ({ jobType: 'doubt', priority: 'medium', payload: { question: 'Why?' } }) as Record<string, unknown>;
+const base = () =>
+  ({ jobType: 'doubt', priority: 'medium', payload: { question: 'Why?' } }) as Record<string, unknown>;
 const withField = (kind: string, field: string, value: unknown): InvalidCase => ({
   input: { ...base(), [field]: value },
   field,
@@ -131,24 +139,37 @@ const KNOWN_KEYS = ['id', 'jobType', 'priority', 'renderer', 'payload', 'userId'
 
 /** One field of an otherwise valid submission broken in one way. */
 export const invalidSubmission: fc.Arbitrary<InvalidCase> = fc.oneof(
-  fc.oneof(hostileText.filter((s) => !UUID_RE.test(s)), wrongType).map((v) => withField('bad id', 'id', v)),
+  fc
+    .oneof(
+      hostileText.filter((s) => !UUID_RE.test(s)),
+      wrongType,
+    )
+    .map((v) => withField('bad id', 'id', v)),
   fc.oneof(notOneOf(JOB_TYPES), wrongType).map((v) => withField('unknown job type', 'jobType', v)),
   fc.constant(without('jobType')),
   fc.oneof(notOneOf(PRIORITIES), wrongType).map((v) => withField('unknown priority', 'priority', v)),
   fc.oneof(notOneOf(RENDERERS), wrongType).map((v) => withField('unknown renderer', 'renderer', v)),
   fc
-    .oneof(hostileText.filter((s) => !UUID_RE.test(s)), wrongType)
+    .oneof(
+      hostileText.filter((s) => !UUID_RE.test(s)),
+      wrongType,
+    )
     .map((v) => withField('bad user id', 'userId', v)),
   fc.constant(without('payload')),
   nonObjectPayload.map((v) => withField('payload not an object', 'payload', v)),
   oversizedPayload.map((v) => withField('oversized payload', 'payload', v)),
   deepPayload.map((v) => withField('deep payload', 'payload', v)),
-  unstorablePayload.map(({ payload, path }) => ({ ...withField('unstorable text', 'payload', payload), field: path })),
+  unstorablePayload.map(({ payload, path }) => ({
+    ...withField('unstorable text', 'payload', payload),
+    field: path,
+  })),
   fc
     .string({ minLength: 1, maxLength: 30 })
     .filter((k) => !KNOWN_KEYS.includes(k))
     .map((key) => ({ input: { ...base(), [key]: 'extra' }, field: key, kind: 'unknown key' })),
-  fc.oneof(nonObjectPayload, fc.constant(undefined)).map((input) => ({ input, field: '(input)', kind: 'not an object' })),
+  fc
+    .oneof(nonObjectPayload, fc.constant(undefined))
+    .map((input) => ({ input, field: '(input)', kind: 'not an object' })),
 );
 
 /** Whether a `field: message; field: message` error names `field` (or the unknown key). */

@@ -1,0 +1,66 @@
+/** What every scenario gets from the run: sizes, the systems that can run here, logging. */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { SystemFactory, SystemId } from '../systems/types';
+
+export type Size = 'smoke' | 'quick' | 'full';
+
+export interface Sizes {
+  latencyJobs: number;
+  latencySpacingMs: number;
+  /** Old poller at 60 s: jobs per poll cycle (kept under the cap, so capacity stays free) and cycles. */
+  oldLatencyPerCycle: number;
+  oldLatencyCycles: number;
+  efficiencyJobs: number;
+  throughputJobs: number;
+  /** false: crash figures come from each system's rule (smoke: a kill costs 20-60 s per system). */
+  crashMeasured: boolean;
+  resourcesJobs: number;
+}
+
+export const SIZES: Record<Size, Sizes> = {
+  smoke: {
+    latencyJobs: 10,
+    latencySpacingMs: 150,
+    oldLatencyPerCycle: 0,
+    oldLatencyCycles: 0,
+    efficiencyJobs: 40,
+    throughputJobs: 40,
+    crashMeasured: false,
+    resourcesJobs: 40,
+  },
+  quick: {
+    latencyJobs: 50,
+    latencySpacingMs: 150,
+    oldLatencyPerCycle: 6,
+    oldLatencyCycles: 2,
+    efficiencyJobs: 150,
+    throughputJobs: 150,
+    crashMeasured: true,
+    resourcesJobs: 150,
+  },
+  full: {
+    latencyJobs: 250,
+    latencySpacingMs: 150,
+    oldLatencyPerCycle: 6,
+    oldLatencyCycles: 5,
+    efficiencyJobs: 1000,
+    throughputJobs: 2000,
+    crashMeasured: true,
+    resourcesJobs: 1000,
+  },
+};
+
+export interface BenchContext {
+  size: Size;
+  sizes: Sizes;
+  env: TestWorkflowEnvironment;
+  /** Systems runnable here; a missing one (BullMQ without Redis) is reported as skipped. */
+  factories: Partial<Record<SystemId, SystemFactory>>;
+  /** Why a system is missing. */
+  unavailable: Partial<Record<SystemId, string>>;
+  /** Prebuilt workflow bundle for worker processes (as production images ship it). */
+  bundlePath: string;
+  /** Set when PostgreSQL answers: worker processes need a database they can share. */
+  postgres: boolean;
+  log(msg: string, fields?: Record<string, unknown>): void;
+}

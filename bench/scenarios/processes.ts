@@ -1,0 +1,289 @@
+/**
+ * The scenarios that need each system's worker as its own process: crash detection (kill -9 a
+ * worker during renders, start a new one, time until each interrupted render is running again)
+ * and resources (peak RSS and CPU seconds of the worker process per 1,000 jobs).
+ */
+import { randomBytes } from 'node:crypto';
+import { submitJob } from '../../src/client/submit';
+import { bullmqProducer } from '../baselines/bullmq';
+import type { WorkerMainConfig } from '../baselines/worker-main';
+import type { BenchDb, Sims } from '../lib/infra';
+import { REDIS, completedCount, openBenchDb, sleep, startSims, waitUntil } from '../lib/infra';
+import { benchJob, jobMix } from '../lib/jobs';
+import type { BenchJob } from '../lib/jobs';
+import { startWorkerProcess } from '../lib/proc';
+import type { WorkerProcess } from '../lib/proc';
+import type { Column, ScenarioReport, SystemResult } from '../lib/report';
+import { computeRatios, skipped } from '../lib/report';
+import { round } from '../lib/stats';
+import { MAX_ATTEMPTS, PEER_RENDER_POLL_MS, insertQueuedJob } from '../systems/peers';
+import type { SystemId } from '../systems/types';
+import type { BenchContext } from './context';
+
+type Kind = 'temporal' | 'old-poller' | 'bullmq';
+
+/** The old poller's real timeout; the measured run scales it down to this. */
+const OLD_TIMEOUT_S = 600;
+const OLD_SCALED_TIMEOUT_S = 10;
+/** Every system retries after 1 s in the crash run (the real 5 minutes would add the same 300 s to each). */
+const CRASH_RETRY_INTERVAL_S = 1;
+
+interface Harness {
+  spawn(): WorkerProcess;
+  submit(job: BenchJob): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function harness(ctx: BenchContext, kind: Kind, sims: Sims, db: BenchDb, crash: boolean): Promise<Harness> {
+  const urls = sims.urls;
+  if (kind === 'temporal') {
+    const env = {
+      TEMPORAL_ADDRESS: ctx.env.address,
+      TEMPORAL_NAMESPACE: 'default',
+      DATABASE_URL: db.url!,
+      MANIM_API_URL: urls.manim,
+      REVIDEO_API_URL: urls.revideo,
+      ORCHESTRATOR_API_URL: urls.orchestrator,
+      INTAKE_INTERVAL_SECONDS: '0',
+      WORKFLOW_BUNDLE_PATH: ctx.bundlePath,
+      WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+      LOG_LEVEL: 'INFO',
+      SUPABASE_URL: '',
+      SUPABASE_SERVICE_ROLE_KEY: '',
+      METRICS_PORT: '',
+    };
+    return {
+      spawn: () => startWorkerProcess('src/worker.ts', [], env, 'worker running'),
+      submit: async (job) =>
+        void (await submitJob(ctx.env.client, {
+          id: job.id,
+          jobType: job.jobType,
+          priority: job.priority,
+          renderer: job.renderer,
+          payload: job.payload,
+        })),
+      close: async () => undefined,
+    };
+  }
+  const prefix = `bench-${randomBytes(4).toString('hex')}`;
+  const config: WorkerMainConfig = {
+    databaseUrl: db.url!,
+    urls,
+    renderPollMs: PEER_RENDER_POLL_MS,
+    intervalMs: 1000,
+    ...(crash ? { timeoutMs: OLD_SCALED_TIMEOUT_S * 1000, retryIntervalMs: CRASH_RETRY_INTERVAL_S * 1000 } : {}),
+    redis: REDIS,
+    prefix,
+  };
+  const spawn = () =>
+    startWorkerProcess('bench/baselines/worker-main.ts', [kind], { BENCH_WORKER_CONFIG: JSON.stringify(config) }, 'ready');
+  if (kind === 'old-poller') return { spawn, submit: (job) => insertQueuedJob(db.db, job), close: async () => undefined };
+  const producer = await bullmqProducer({
+    connection: REDIS,
+    prefix,
+    db: db.db,
+    retryIntervalMs: CRASH_RETRY_INTERVAL_S * 1000,
+    maxAttempts: MAX_ATTEMPTS,
+  });
+  return {
+    spawn,
+    submit: (job) =>
+      producer.submit({ jobId: job.id, jobType: job.jobType, renderer: job.renderer, payload: job.payload, priority: job.priority }),
+    close: async () => {
+      await producer.obliterate();
+      await producer.close();
+    },
+  };
+}
+
+/** Seconds from the kill until each interrupted render reached a renderer again. */
+async function crashRun(ctx: BenchContext, kind: Kind): Promise<number[]> {
+  const sims = await startSims();
+  const db = await openBenchDb({ retryIntervalMinutes: CRASH_RETRY_INTERVAL_S / 60 });
+  const workers: WorkerProcess[] = [];
+  let h: Harness | undefined;
+  try {
+    h = await harness(ctx, kind, sims, db, true);
+    for (const sim of Object.values(sims.sims)) sim.hold();
+    workers.push(h.spawn());
+    await workers[0]!.ready;
+    const jobs = [
+      benchJob('manim', 'high', 1000),
+      benchJob('manim', 'medium', 1000),
+      benchJob('revideo', 'medium', 1000),
+      benchJob('orchestrator', 'low', 1000),
+    ];
+    for (const job of jobs) await h.submit(job);
+    await waitUntil(`${kind}: renders running`, () => jobs.every((j) => sims.firstStart.has(j.id)), 60_000);
+    await sleep(2_500); // a few heartbeats / lock renewals in, as in a real crash mid-render
+    const killAt = Date.now();
+    workers[0]!.kill9();
+    workers.push(h.spawn());
+    const limitMs = kind === 'bullmq' ? 120_000 : 90_000;
+    await waitUntil(
+      `${kind}: interrupted renders running again`,
+      () => jobs.every((j) => sims.firstRequestAfter(j.id, killAt) !== undefined),
+      limitMs,
+      100,
+    );
+    const seconds = jobs.map((j) => (sims.firstRequestAfter(j.id, killAt)! - killAt) / 1000);
+    for (const sim of Object.values(sims.sims)) sim.release();
+    await waitUntil('crash jobs completed', async () => (await completedCount(db.db, jobs.map((j) => j.id))) === jobs.length, 30_000).catch(
+      () => undefined,
+    );
+    return seconds;
+  } finally {
+    for (const worker of workers) await worker.stop(5_000);
+    await h?.close();
+    await sims.close();
+    await db.close();
+  }
+}
+
+const CRASH_COLUMNS: Column[] = [
+  { key: 'meanS', label: 'mean s', ratio: true },
+  { key: 'maxS', label: 'max s', ratio: true },
+  { key: 'renders', label: 'renders' },
+];
+
+function crashFigures(seconds: number[]) {
+  return {
+    meanS: round(seconds.reduce((a, b) => a + b, 0) / seconds.length, 1),
+    maxS: round(Math.max(...seconds), 1),
+    renders: seconds.length,
+  };
+}
+
+export async function crashScenario(ctx: BenchContext): Promise<ScenarioReport> {
+  const results = {} as Record<SystemId, SystemResult>;
+  const bullmqMissing = ctx.unavailable.bullmq;
+  if (!ctx.sizes.crashMeasured || !ctx.postgres) {
+    const why = !ctx.postgres ? 'no PostgreSQL for a second process: ' : 'smoke size: ';
+    results['temporal-1s'] = results['temporal-100ms'] = {
+      method: 'model',
+      figures: { meanS: 21, maxS: 21, renders: null },
+      note: `${why}heartbeat timeout 20 s + 1 s retry interval, not run`,
+    };
+    results['old-poller-1s'] = { method: 'model', figures: { meanS: 601.5, maxS: 602, renders: null }, note: `${why}10 min timeout + next poll + 1 s retry` };
+    results['old-poller-60s'] = { method: 'model', figures: { meanS: 631, maxS: 661, renders: null }, note: `${why}10 min timeout + next 60 s poll + 1 s retry` };
+    results.bullmq = bullmqMissing
+      ? skipped(bullmqMissing)
+      : { method: 'model', figures: { meanS: 45, maxS: 60, renders: null }, note: `${why}lock 30 s + stalled check every 30 s` };
+  } else {
+    ctx.log('crash', { systems: 'all, concurrently' });
+    // Concurrent: each has its own simulators and database, and the figures are seconds long.
+    const [temporal, old, bull] = await Promise.all([
+      crashRun(ctx, 'temporal'),
+      crashRun(ctx, 'old-poller'),
+      bullmqMissing ? Promise.resolve(null) : crashRun(ctx, 'bullmq'),
+    ]);
+    results['temporal-1s'] = { method: 'measured', figures: crashFigures(temporal) };
+    results['temporal-100ms'] = {
+      method: 'measured',
+      figures: crashFigures(temporal),
+      note: 'same run as temporal-1s: the worker process runs production settings; the 20 s heartbeat timeout sets the figure for both',
+    };
+    const scaled = crashFigures(old);
+    const shift = OLD_TIMEOUT_S - OLD_SCALED_TIMEOUT_S;
+    results['old-poller-1s'] = {
+      method: 'model',
+      figures: { meanS: round(scaled.meanS! + shift, 1), maxS: round(scaled.maxS! + shift, 1), renders: old.length },
+      note: `measured with the timeout scaled to ${OLD_SCALED_TIMEOUT_S} s (mean ${scaled.meanS} s, max ${scaled.maxS} s), plus the ${shift} s the real 10 min timeout adds`,
+    };
+    results['old-poller-60s'] = {
+      method: 'model',
+      figures: { meanS: round(scaled.meanS! + shift + 29.5, 1), maxS: round(scaled.maxS! + shift + 59, 1), renders: old.length },
+      note: 'as old-poller-1s, plus waiting for the next 60 s poll (29.5 s mean, 59 s worst)',
+    };
+    results.bullmq = bull ? { method: 'measured', figures: crashFigures(bull) } : skipped(bullmqMissing!);
+  }
+  return {
+    id: 'crash',
+    title: 'Crash detection (kill -9 a worker mid-render: seconds until each render runs again)',
+    params: { renders: 4, retryIntervalS: CRASH_RETRY_INTERVAL_S, measured: ctx.sizes.crashMeasured && ctx.postgres },
+    columns: CRASH_COLUMNS,
+    results,
+    ratios: computeRatios(CRASH_COLUMNS, results),
+  };
+}
+
+const RESOURCE_COLUMNS: Column[] = [
+  { key: 'peakRssMb', label: 'peak RSS MB', ratio: true },
+  { key: 'cpuSecondsPer1000', label: 'CPU s / 1,000 jobs', ratio: true },
+  { key: 'jobs', label: 'jobs' },
+];
+
+async function resourcesRun(ctx: BenchContext, kind: Kind): Promise<Record<string, number | null>> {
+  const sims = await startSims();
+  const db = await openBenchDb();
+  let worker: WorkerProcess | undefined;
+  let h: Harness | undefined;
+  try {
+    h = await harness(ctx, kind, sims, db, false);
+    worker = h.spawn();
+    await worker.ready;
+    await sleep(1000);
+    const before = worker.usage();
+    const jobs = jobMix({ count: ctx.sizes.resourcesJobs, durationMs: 0, seed: 31 });
+    const queue = [...jobs];
+    const harnessRef = h;
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) await harnessRef.submit(job);
+      }),
+    );
+    const ids = jobs.map((j) => j.id);
+    await waitUntil(`${kind}: resources jobs completed`, async () => (await completedCount(db.db, ids)) === ids.length, 60_000 + jobs.length * 1000);
+    const after = worker.usage();
+    if (!before || !after) throw new Error(`${kind}: worker process exited during the run`);
+    return {
+      peakRssMb: round(after.peakRssMb, 0),
+      cpuSecondsPer1000: round(((after.cpuSeconds - before.cpuSeconds) * 1000) / jobs.length, 2),
+      jobs: jobs.length,
+    };
+  } finally {
+    await worker?.stop(5_000);
+    await h?.close();
+    await sims.close();
+    await db.close();
+  }
+}
+
+export async function resourcesScenario(ctx: BenchContext): Promise<ScenarioReport> {
+  const results = {} as Record<SystemId, SystemResult>;
+  if (!ctx.postgres) {
+    for (const id of ['temporal-1s', 'temporal-100ms', 'old-poller-60s', 'old-poller-1s', 'bullmq'] as const) {
+      results[id] = skipped('no PostgreSQL: a worker process cannot share the in-process PGlite database');
+    }
+  } else {
+    ctx.log('resources', { system: 'temporal' });
+    const temporal = await resourcesRun(ctx, 'temporal');
+    results['temporal-1s'] = { method: 'measured', figures: temporal, note: 'src/worker.ts as shipped (prebuilt workflow bundle)' };
+    results['temporal-100ms'] = {
+      method: 'measured',
+      figures: temporal,
+      note: 'same run as temporal-1s (instant renders take one status poll at either interval)',
+    };
+    ctx.log('resources', { system: 'old-poller' });
+    const old = await resourcesRun(ctx, 'old-poller');
+    results['old-poller-1s'] = { method: 'measured', figures: old };
+    results['old-poller-60s'] = {
+      method: 'model',
+      figures: old,
+      note: 'same process as old-poller-1s: the interval changes when the work is done, not how much',
+    };
+    if (ctx.unavailable.bullmq) results.bullmq = skipped(ctx.unavailable.bullmq);
+    else {
+      ctx.log('resources', { system: 'bullmq' });
+      results.bullmq = { method: 'measured', figures: await resourcesRun(ctx, 'bullmq') };
+    }
+  }
+  return {
+    id: 'resources',
+    title: 'Resources (worker process only: peak RSS, CPU seconds per 1,000 instant jobs)',
+    params: { jobs: ctx.sizes.resourcesJobs, excluded: 'Temporal server, Redis and PostgreSQL processes' },
+    columns: RESOURCE_COLUMNS,
+    results,
+    ratios: computeRatios(RESOURCE_COLUMNS, results),
+  };
+}

@@ -1,0 +1,97 @@
+/** Commands about one job: submit, status, cancel, retry. */
+import { retryJob } from '../client/retry';
+import { cancelJob, getJobStatus, submitJob, validateSubmission } from '../client/submit';
+import { EXIT } from './io';
+import type { CommandContext } from './context';
+import { jobIdArg, parseFlags, parsePayload, stringFlag } from './parse';
+
+export async function submitCommand(ctx: CommandContext): Promise<number> {
+  const { values } = parseFlags(ctx.args, {
+    type: { type: 'string' },
+    priority: { type: 'string' },
+    renderer: { type: 'string' },
+    payload: { type: 'string' },
+    id: { type: 'string' },
+    user: { type: 'string' },
+  });
+  const optional = (key: string, name: string) => {
+    const value = stringFlag(values, name);
+    return value === undefined ? {} : { [key]: value };
+  };
+  const submission = {
+    ...optional('id', 'id'),
+    jobType: stringFlag(values, 'type'),
+    ...optional('priority', 'priority'),
+    ...optional('renderer', 'renderer'),
+    ...optional('userId', 'user'),
+    payload: parsePayload(stringFlag(values, 'payload')),
+  };
+  validateSubmission(submission); // bad input exits 2 before any connection is made
+  const outcome = await submitJob(await ctx.client(), submission);
+  ctx.out.print(
+    outcome.started ? outcome.jobId : `${outcome.jobId} (already submitted; nothing new started)`,
+    { jobId: outcome.jobId, workflowId: outcome.workflowId, started: outcome.started },
+  );
+  return EXIT.ok;
+}
+
+export async function statusCommand(ctx: CommandContext): Promise<number> {
+  const { positionals } = parseFlags(ctx.args, {});
+  const jobId = jobIdArg(positionals, 'status');
+  const view = await getJobStatus(await ctx.client(), jobId);
+  if (!view) {
+    ctx.out.print(`job ${jobId} not found`, { jobId, found: false });
+    return EXIT.failure;
+  }
+  const s = view.state;
+  const text = s
+    ? `${jobId}  ${s.status}  attempt ${s.attempt}` +
+      (s.progress !== null ? `  ${Math.round(s.progress * 100)}%` : '') +
+      (s.result ? `\n  video: ${s.result}` : '') +
+      (s.error ? `\n  error: ${s.error}` : '')
+    : `${jobId}  workflow ${view.execution.toLowerCase()} (no worker answered the live query)`;
+  ctx.out.print(text, { found: true, ...view });
+  return EXIT.ok;
+}
+
+export async function cancelCommand(ctx: CommandContext): Promise<number> {
+  const { positionals } = parseFlags(ctx.args, {});
+  const jobId = jobIdArg(positionals, 'cancel');
+  const outcome = await cancelJob(await ctx.client(), jobId);
+  const text = {
+    cancelled: `cancellation requested for ${jobId}`,
+    'not-running': `job ${jobId} has already finished; nothing to cancel`,
+    'not-found': `job ${jobId} not found`,
+  }[outcome];
+  ctx.out.print(text, { jobId, outcome });
+  return outcome === 'cancelled' ? EXIT.ok : EXIT.failure;
+}
+
+export async function retryCommand(ctx: CommandContext): Promise<number> {
+  const { positionals } = parseFlags(ctx.args, {});
+  const jobId = jobIdArg(positionals, 'retry');
+  const result = await retryJob(await ctx.client(), jobId);
+  switch (result.kind) {
+    case 'restarted':
+      ctx.out.print(`job ${jobId} started again (run ${result.generation + 1})`, {
+        jobId,
+        outcome: 'restarted',
+        generation: result.generation,
+        started: result.outcome.started,
+      });
+      return EXIT.ok;
+    case 'not-retryable':
+      ctx.out.print(
+        `job ${jobId} is ${result.status.toLowerCase()}; only failed or cancelled jobs can be retried`,
+        {
+          jobId,
+          outcome: 'not-retryable',
+          status: result.status,
+        },
+      );
+      return EXIT.failure;
+    case 'not-found':
+      ctx.out.print(`job ${jobId} not found`, { jobId, outcome: 'not-found' });
+      return EXIT.failure;
+  }
+}

@@ -1,0 +1,50 @@
+/** Starting a failed or cancelled job again, as a new run of the same workflow id. */
+import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { renderJobWorkflowId } from '../shared/constants';
+import { RenderJobInputSchema } from '../shared/job-schema';
+import { submitJob } from './submit';
+import type { SubmitOutcome, SubmitOptions } from './submit';
+
+export type RetryOutcome =
+  | { kind: 'restarted'; outcome: SubmitOutcome; generation: number }
+  | { kind: 'not-retryable'; status: string }
+  | { kind: 'not-found' };
+
+const RETRYABLE_STATUSES = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
+
+export async function retryJob(
+  client: Client,
+  jobId: string,
+  opts: Pick<SubmitOptions, 'searchAttributes'> = {},
+): Promise<RetryOutcome> {
+  const handle = client.workflow.getHandle(renderJobWorkflowId(jobId));
+  let status: string;
+  try {
+    status = (await handle.describe()).status.name;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return { kind: 'not-found' };
+    throw err;
+  }
+  if (!RETRYABLE_STATUSES.has(status)) return { kind: 'not-retryable', status };
+  // The last run's own input is the job: the same payload, a new generation of sequence numbers.
+  const history = await handle.fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  const previous = RenderJobInputSchema.parse(
+    payload ? defaultPayloadConverter.fromPayload(payload) : undefined,
+  );
+  const generation = (previous.generation ?? 0) + 1;
+  const outcome = await submitJob(
+    client,
+    {
+      id: previous.jobId,
+      jobType: previous.jobType,
+      priority: previous.priority,
+      renderer: previous.renderer,
+      payload: previous.payload,
+      ...(previous.userId ? { userId: previous.userId } : {}),
+    },
+    { ...opts, generation },
+  );
+  return { kind: 'restarted', outcome, generation };
+}
