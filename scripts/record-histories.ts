@@ -2,28 +2,92 @@
  * Records renderJob histories for the replay tests (test/fixtures/histories). Run it after a
  * deliberate workflow change, guarded by patched(), to add the new paths; never to paper over
  * a replay failure. `npm run record-histories`
+ *
+ * `npm run record-histories -- --intake` records the intake workflow's paths instead
+ * (test/reliability/fixtures/histories), on the dev server: intake starts jobs with search attributes.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { INTAKE_WORKFLOW_ID_PREFIX } from '../src/client/intake-schedule';
 import { submitJob } from '../src/client/submit';
+import { LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
 import { PROJECT_ROOT } from '../src/dev/tool-paths';
 import { startStack } from '../test/helpers/stack';
-import { eventually, timeSkippingEnv } from '../test/helpers/temporal';
+import { devServerEnv, eventually, timeSkippingEnv } from '../test/helpers/temporal';
 
 const OUT = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+const INTAKE_OUT = join(PROJECT_ROOT, 'test', 'reliability', 'fixtures', 'histories');
+
+async function saveHistory(dir: string, name: string, handle: WorkflowHandle): Promise<void> {
+  const history = await handle.fetchHistory();
+  // Proto3 JSON, the format the Web UI downloads and Worker.runReplayHistory reads.
+  writeFileSync(join(dir, `${name}.json`), historyToJSON(history));
+  process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
+}
+
+/** One intake run, as the schedule starts it (`batchSize` smaller than the default to show batching). */
+async function runIntake(client: Client, batchSize?: number): Promise<WorkflowHandle> {
+  const handle = await client.workflow.start(WORKFLOW_TYPE.intake, {
+    taskQueue: WORKFLOW_TASK_QUEUE.high,
+    workflowId: `${INTAKE_WORKFLOW_ID_PREFIX}record-${randomUUID()}`,
+    args: batchSize === undefined ? [] : [batchSize],
+    workflowRunTimeout: '5m',
+  });
+  await handle.result().catch(() => undefined);
+  return handle;
+}
+
+async function recordIntake(): Promise<void> {
+  const env = await devServerEnv();
+  const stack = await startStack(env, { simulator: { defaultDurationMs: 100, progressSteps: 1 } });
+  mkdirSync(INTAKE_OUT, { recursive: true });
+  const insert = (payload: Record<string, unknown>) =>
+    stack.db.query(`INSERT INTO jobs (job_type, priority, payload) VALUES ('doubt', 'high', $1::jsonb)`, [
+      JSON.stringify(payload),
+    ]);
+  const save = (name: string, handle: WorkflowHandle) => saveHistory(INTAKE_OUT, name, handle);
+  try {
+    await save('intake-nothing-to-do', await runIntake(env.client));
+
+    await insert({ q: 'one' });
+    await insert({ q: 'two' });
+    await insert({ text: 'x'.repeat(LIMITS.maxPayloadBytes + 1) });
+    await save('intake-started-and-rejected', await runIntake(env.client));
+
+    for (let i = 0; i < 5; i++) await insert({ q: `batch ${i}` });
+    await save('intake-several-batches', await runIntake(env.client, 2));
+
+    // The claim fails once (an outage), is retried by the activity's policy, then succeeds.
+    await stack.db.query(`ALTER FUNCTION claim_intake_jobs(int) RENAME TO claim_intake_jobs_real`);
+    await stack.db.query(`CREATE SEQUENCE claim_calls`);
+    await stack.db
+      .query(`CREATE FUNCTION claim_intake_jobs(p_limit int) RETURNS SETOF jobs LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('claim_calls') = 1 THEN RAISE EXCEPTION 'simulated database outage'; END IF;
+        RETURN QUERY SELECT * FROM claim_intake_jobs_real(p_limit);
+      END $$`);
+    await insert({ q: 'after an outage' });
+    await save('intake-retried-then-started', await runIntake(env.client));
+
+    // The claim fails on every attempt: the run fails; the schedule's next run tries again.
+    await stack.db.query(`DROP FUNCTION claim_intake_jobs(int)`);
+    await save('intake-failed', await runIntake(env.client));
+    await stack.db.query(`ALTER FUNCTION claim_intake_jobs_real(int) RENAME TO claim_intake_jobs`);
+  } finally {
+    await stack.close();
+    await env.teardown();
+  }
+}
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--intake')) return recordIntake();
   const env = await timeSkippingEnv();
   const stack = await startStack(env, { simulator: { defaultDurationMs: 300, progressSteps: 3 } });
   mkdirSync(OUT, { recursive: true });
-  const save = async (name: string, handle: WorkflowHandle) => {
-    const history = await handle.fetchHistory();
-    // Proto3 JSON, the format the Web UI downloads and Worker.runReplayHistory reads.
-    writeFileSync(join(OUT, `${name}.json`), historyToJSON(history));
-    process.stdout.write(`recorded ${name} (${history.events?.length ?? 0} events)\n`);
-  };
+  const save = (name: string, handle: WorkflowHandle) => saveHistory(OUT, name, handle);
   const start = async (simulate: Record<string, unknown>, jobType = 'doubt') => {
     const { workflowId } = await submitJob(
       env.client,

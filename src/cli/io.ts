@@ -27,6 +27,11 @@ export function output(json: boolean, write: (s: string) => void = (s) => proces
 
 /** Maps an error to its exit code and the single line a person reads. */
 export function classifyError(err: unknown): { code: number; message: string } {
+  const { code, message } = classify(err);
+  return { code, message: printable(message) };
+}
+
+function classify(err: unknown): { code: number; message: string } {
   if (err instanceof UsageError || err instanceof InvalidSubmissionError || err instanceof ConfigError) {
     return { code: EXIT.badInput, message: redact(err.message) };
   }
@@ -34,4 +39,12 @@ export function classifyError(err: unknown): { code: number; message: string } {
   if (err instanceof UnreachableError) return { code: EXIT.failure, message: redact(err.message) };
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return { code: EXIT.failure, message: redact(message ?? 'unknown error') };
+}
+
+/** Messages echo arguments: escape control characters so none reaches the terminal raw (newlines, escapes). */
+function printable(text: string): string {
+  return text.replace(
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -65,6 +65,21 @@ export const PayloadSchema = z
     }
   });
 
+/** Text PostgreSQL's jsonb cannot store: NUL, and a UTF-16 surrogate without its pair. */
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Path of the first unstorable key or string; keys JSON-escaped so the error stays one printable line. */
+function unstorablePath(value: unknown, path: string[] = []): string[] | undefined {
+  if (typeof value === 'string') return UNSTORABLE_TEXT.test(value) ? path : undefined;
+  if (value === null || typeof value !== 'object' || path.length > LIMITS.maxPayloadDepth) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const at = [...path, JSON.stringify(key).slice(1, -1)];
+    const found = UNSTORABLE_TEXT.test(key) ? at : unstorablePath(child, at);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /** What a submitter (CLI, library, intake) gives us. */
 export const JobSubmissionSchema = z
   .object({
@@ -72,7 +87,17 @@ export const JobSubmissionSchema = z
     jobType: JobTypeSchema,
     priority: PrioritySchema.default('medium'),
     renderer: RendererSchema.optional(),
-    payload: PayloadSchema,
+    // Refused here, naming the field, rather than by the database after the workflow started.
+    payload: PayloadSchema.superRefine((payload, ctx) => {
+      const path = unstorablePath(payload);
+      if (path) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: 'contains a NUL character or an unpaired surrogate, which cannot be stored',
+        });
+      }
+    }),
     userId: z.uuid().optional(),
   })
   .strict();

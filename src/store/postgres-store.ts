@@ -155,6 +155,8 @@ export function constraintErrorFromDb(error: unknown): JobStoreConstraintError |
     case '23505':
       return make(constraint === 'jobs_pkey' ? 'a job with this id already exists' : message);
     case '22P02':
+    // A NUL in text or jsonb: no retry can store it, so it must not be retried as an outage.
+    case '22P05':
       return make(`invalid value: ${message}`);
     case 'P0002':
       return make(message);

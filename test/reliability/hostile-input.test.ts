@@ -134,6 +134,19 @@ describe('the library (submitJob) on the dev server', () => {
     expect(rows[0]!.n).toBeGreaterThanOrEqual(25);
   });
 
+  test('a payload key named __proto__ is dropped by validation and pollutes no prototype', async () => {
+    const payload = JSON.parse('{"__proto__": {"polluted": true}, "question": "Why?"}') as Record<
+      string,
+      unknown
+    >;
+    const { jobId, workflowId } = await submitJob(env.client, { jobType: 'concept_explainer', payload });
+    meantToStart.add(workflowId);
+    const row = await eventually('row to be written', () => stack.store.getJob(jobId), 15_000, 50);
+    expect(row.payload).toEqual({ question: 'Why?' });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(row.payload)).toBe(Object.prototype);
+  });
+
   test('a workflow started around the library with an oversized payload fails itself and renders nothing', async () => {
     const jobId = randomUUID();
     const handle = await env.client.workflow.start('renderJob', {
@@ -262,23 +275,32 @@ describe('the CLI', () => {
     expect((await renderJobIds()).sort()).toEqual([...meantToStart].sort());
   });
 
-  test('in-process: a status or cancel of an id that is not a uuid exits 2 with one line, control characters escaped', async () => {
+  test('in-process: job ids that are not uuids and bad list filters exit 2 with one printable line naming the argument', async () => {
+    const id = hostileText.filter((s) => !UUID_RE.test(s) && !s.startsWith('-') && s !== '');
+    const argCase = fc.oneof(
+      fc
+        .tuple(fc.constantFrom('status', 'cancel', 'retry'), id)
+        .map(([command, v]) => ({ argv: [command, v], names: /^jobId: / })),
+      notOneOf(['queued', 'processing', 'completed', 'failed', 'cancelled']).map((v) => ({
+        argv: ['list', `--status=${v}`],
+        names: /^--status: /,
+      })),
+      hostileText
+        .filter((s) => !/^\s*\d+\s*$/.test(s))
+        .map((v) => ({ argv: ['list', `--limit=${v}`], names: /^--limit: / })),
+    );
     await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom('status', 'cancel'),
-        hostileText.filter((s) => !UUID_RE.test(s) && !s.startsWith('-') && s !== ''),
-        async (command, id) => {
-          tried.cliInProcess++;
-          const result = await runMain([command, id]);
-          expect(result.code).toBe(2);
-          const lines = result.stderr.split('\n').filter(Boolean);
-          expect(lines).toHaveLength(1);
-          expect(lines[0]).toMatch(new RegExp(`^render-queue ${command}: jobId: `));
-          // No raw control character reaches the terminal (no newlines, no escape sequences).
-          expect(lines[0]).not.toMatch(/[\u0000-\u001f\u007f]/);
-        },
-      ),
-      { numRuns: 60 },
+      fc.asyncProperty(argCase, async ({ argv, names }) => {
+        tried.cliInProcess++;
+        const result = await runMain(argv);
+        expect(result.code).toBe(2);
+        const lines = result.stderr.split('\n').filter(Boolean);
+        expect(lines).toHaveLength(1);
+        expect(lines[0]!.replace(/^render-queue \w+: /, '')).toMatch(names);
+        // No raw control character reaches the terminal (no newlines, no escape sequences).
+        expect(lines[0]).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      }),
+      { numRuns: 100 },
     );
   });
 

@@ -105,7 +105,8 @@ export const unstorablePayload = fc
 
 /** Payloads that are valid but hostile: they must be stored and rendered as plain data. */
 export const hostileButValidPayload = fc.dictionary(
-  storableText.filter((k) => k !== 'simulate'),
+  // `__proto__` is dropped by validation (see hostile-input.test.ts), so it cannot round-trip.
+  storableText.filter((k) => k !== 'simulate' && k !== '__proto__'),
   fc.oneof(
     storableText,
     fc.integer(),

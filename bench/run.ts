@@ -1,0 +1,169 @@
+/**
+ * `npm run bench -- [--smoke|--quick|--full] [--only=latency,efficiency,...] [--out=path]`
+ *
+ * Runs every scenario against this project (two render-poll settings), the old poller (60 s and
+ * 1 s) and BullMQ on this machine, in this run. Starts what it needs: the pinned Temporal dev
+ * server, a throw-away PostgreSQL database per run (PGlite when PostgreSQL does not answer),
+ * renderer simulators, and Redis when none answers (BullMQ is skipped, saying why, when it
+ * cannot). Prints a table per scenario and writes bench/results/latest.json. Full is the default.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { workflowBundle } from '../src/worker/create-workers';
+import { postgresAvailable } from '../test/helpers/db';
+import { devServerEnv } from '../test/helpers/temporal';
+import { ensureRedis } from './lib/infra';
+import { formatReport } from './lib/report';
+import type { ScenarioReport, SystemResult } from './lib/report';
+import { SIZES } from './scenarios/context';
+import type { BenchContext, Size } from './scenarios/context';
+import { latencyScenario, startOldPoller60Latency } from './scenarios/latency';
+import { crashScenario, resourcesScenario } from './scenarios/processes';
+import { saturationScenarios } from './scenarios/saturation';
+import { throughputScenario } from './scenarios/throughput';
+import { bullmqSystem, oldPollerSystem } from './systems/peers';
+import { temporalSystem } from './systems/temporal';
+import { SYSTEM_IDS, SYSTEM_LABELS } from './systems/types';
+import type { SystemFactory, SystemId } from './systems/types';
+
+export const SCENARIO_IDS = ['latency', 'efficiency', 'priority', 'throughput', 'crash', 'resources'] as const;
+type ScenarioId = (typeof SCENARIO_IDS)[number];
+
+interface Args {
+  size: Size;
+  only: Set<ScenarioId>;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  let size: Size = 'full';
+  let only = new Set<ScenarioId>(SCENARIO_IDS);
+  let out = path.join(__dirname, 'results', 'latest.json');
+  for (const arg of argv) {
+    if (arg === '--smoke' || arg === '--quick' || arg === '--full') size = arg.slice(2) as Size;
+    else if (arg.startsWith('--only=')) {
+      const wanted = arg.slice(7).split(',');
+      for (const w of wanted) {
+        if (!(SCENARIO_IDS as readonly string[]).includes(w)) {
+          throw new Error(`--only: unknown scenario "${w}" (expected ${SCENARIO_IDS.join(', ')})`);
+        }
+      }
+      only = new Set(wanted as ScenarioId[]);
+    } else if (arg.startsWith('--out=')) out = path.resolve(arg.slice(6));
+    else throw new Error(`unknown option ${arg} (expected --smoke, --quick, --full, --only=..., --out=...)`);
+  }
+  return { size, only, out };
+}
+
+function log(msg: string, fields: Record<string, unknown> = {}): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...fields })}\n`);
+}
+
+function failedScenario(id: string, error: unknown): ScenarioReport {
+  const note = `scenario failed: ${error instanceof Error ? error.message : String(error)}`;
+  const results = Object.fromEntries(
+    SYSTEM_IDS.map((s) => [s, { method: 'skipped', figures: {}, note } satisfies SystemResult]),
+  ) as Record<SystemId, SystemResult>;
+  return { id, title: id, params: {}, columns: [], results, ratios: {} };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  log('bench starting', { size: args.size, scenarios: [...args.only] });
+  const env = await devServerEnv();
+  const bundlePath = path.join(os.tmpdir(), `render-queue-bench-bundle-${process.pid}.js`);
+  const redis = await ensureRedis();
+  let failures = 0;
+  try {
+    const bundle = (await workflowBundle()) as { code: string };
+    writeFileSync(bundlePath, bundle.code);
+    const factories: Partial<Record<SystemId, SystemFactory>> = {
+      'temporal-1s': temporalSystem(env, 'temporal-1s', 1000),
+      'temporal-100ms': temporalSystem(env, 'temporal-100ms', 100),
+      'old-poller-60s': oldPollerSystem('old-poller-60s', 60_000),
+      'old-poller-1s': oldPollerSystem('old-poller-1s', 1000),
+    };
+    const unavailable: Partial<Record<SystemId, string>> = {};
+    if (redis.available) factories.bullmq = bullmqSystem();
+    else {
+      unavailable.bullmq = `BullMQ skipped: ${redis.reason}`;
+      process.stdout.write(`${unavailable.bullmq}\n`);
+    }
+    const ctx: BenchContext = {
+      size: args.size,
+      sizes: SIZES[args.size],
+      env,
+      factories,
+      unavailable,
+      bundlePath,
+      postgres: postgresAvailable(),
+      log: (msg, fields) => log(msg, fields),
+    };
+    const reports: ScenarioReport[] = [];
+    const emit = (report: ScenarioReport) => {
+      reports.push(report);
+      process.stdout.write(`\n${formatReport(report)}\n`);
+    };
+    const guarded = async (ids: string[], run: () => Promise<ScenarioReport[]>) => {
+      try {
+        for (const report of await run()) emit(report);
+      } catch (error) {
+        failures += 1;
+        log('scenario failed', { scenarios: ids, error: String(error) });
+        for (const id of ids) emit(failedScenario(id, error));
+      }
+    };
+    // The 60 s poller's latency runs on a clock of minutes: started first, alongside the rest.
+    const old60 = args.only.has('latency') ? startOldPoller60Latency(ctx) : undefined;
+    old60?.catch(() => undefined);
+    if (old60) await guarded(['latency'], async () => [await latencyScenario(ctx, old60)]);
+    if (args.only.has('efficiency') || args.only.has('priority')) {
+      await guarded(['efficiency', 'priority'], async () =>
+        (await saturationScenarios(ctx)).filter((r) => args.only.has(r.id as ScenarioId)),
+      );
+    }
+    if (args.only.has('throughput')) await guarded(['throughput'], async () => [await throughputScenario(ctx)]);
+    if (args.only.has('resources')) await guarded(['resources'], async () => [await resourcesScenario(ctx)]);
+    if (args.only.has('crash')) await guarded(['crash'], async () => [await crashScenario(ctx)]);
+
+    const finishedAt = new Date();
+    const cpus = os.cpus();
+    const json = {
+      size: args.size,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+      machine: {
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? 'unknown',
+        memoryGb: Math.round(os.totalmem() / 1e9),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+      },
+      database: ctx.postgres ? 'postgres' : 'pglite',
+      redis: redis.available ? (redis.started ? 'started by the bench' : 'already running') : 'unavailable',
+      systems: Object.fromEntries(SYSTEM_IDS.map((id) => [id, SYSTEM_LABELS[id]])),
+      scenarios: Object.fromEntries(reports.map((r) => [r.id, r])),
+    };
+    await mkdir(path.dirname(args.out), { recursive: true });
+    writeFileSync(args.out, `${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${path.relative(process.cwd(), args.out)} in ${json.durationS} s\n`);
+  } finally {
+    await env.teardown();
+    redis.stop();
+    try {
+      unlinkSync(bundlePath);
+    } catch {
+      // never written
+    }
+  }
+  if (failures) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  log('bench failed', { error: error instanceof Error ? error.stack : String(error) });
+  process.exitCode = 1;
+});
