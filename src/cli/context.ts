@@ -10,6 +10,8 @@ export interface CommandContext {
   client: () => Promise<Client>;
   /** Opens the read model on first use (DATABASE_URL or SUPABASE_URL must be set). */
   store: () => Promise<JobStore>;
+  /** Whether a shared database is configured (DATABASE_URL or SUPABASE_URL). */
+  hasStore: () => boolean;
   /** Injectable clock and sleep, so `watch` can be tested. */
   now?: () => Date;
   isTTY?: boolean;

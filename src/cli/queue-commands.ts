@@ -3,13 +3,83 @@ import { effectiveCaps } from '../capacity/peak-hours';
 import { validateQueueConfig } from '../capacity/live-config';
 import { ensureIntakeSchedule, runIntakeOnce } from '../client/intake-schedule';
 import { JOB_STATUSES, PRIORITIES, RENDERERS, WORKFLOW_TYPE, jobIdFromWorkflowId } from '../shared/constants';
+import type { JobStatus, Priority, Renderer } from '../shared/constants';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { CommandContext } from './context';
 import { EXIT, UsageError } from './io';
 import { intFlag, oneOf, parseFlags, stringFlag } from './parse';
 import { duration, table } from './table';
 
-/** Lists jobs from Temporal's visibility store, by the search attributes the workflows keep. */
+interface ListedJob {
+  jobId: string;
+  status: string;
+  priority: string | null;
+  renderer: string | null;
+  jobType: string | null;
+  submittedAt: string;
+}
+
+interface ListFilter {
+  status?: string;
+  priority?: string;
+  renderer?: string;
+  limit: number;
+  before?: string;
+}
+
+/** Temporal visibility can't sort by start time on every server, so read the matches and sort here. */
+const VISIBILITY_SCAN_LIMIT = 5000;
+
+async function listFromVisibility(ctx: CommandContext, filter: ListFilter): Promise<ListedJob[]> {
+  const clauses = [`WorkflowType = '${WORKFLOW_TYPE.renderJob}'`];
+  if (filter.status) clauses.push(`${SEARCH_ATTRIBUTES.renderStatus.name} = '${filter.status}'`);
+  if (filter.priority) clauses.push(`${SEARCH_ATTRIBUTES.priority.name} = '${filter.priority}'`);
+  if (filter.renderer) clauses.push(`${SEARCH_ATTRIBUTES.renderer.name} = '${filter.renderer}'`);
+  if (filter.before) clauses.push(`StartTime < '${filter.before}'`);
+  const jobs: ListedJob[] = [];
+  for await (const info of (await ctx.client()).workflow.list({
+    query: clauses.join(' AND '),
+    pageSize: 500,
+  })) {
+    const attrs = info.typedSearchAttributes;
+    jobs.push({
+      jobId: jobIdFromWorkflowId(info.workflowId) ?? info.workflowId,
+      status: attrs.get(SEARCH_ATTRIBUTES.renderStatus) ?? info.status.name.toLowerCase(),
+      priority: attrs.get(SEARCH_ATTRIBUTES.priority) ?? null,
+      renderer: attrs.get(SEARCH_ATTRIBUTES.renderer) ?? null,
+      jobType: attrs.get(SEARCH_ATTRIBUTES.jobType) ?? null,
+      submittedAt: info.startTime.toISOString(),
+    });
+    if (jobs.length >= VISIBILITY_SCAN_LIMIT) break;
+  }
+  return jobs.sort((a, b) => b.submittedAt.localeCompare(a.submittedAt)).slice(0, filter.limit);
+}
+
+async function listFromReadModel(ctx: CommandContext, filter: ListFilter): Promise<ListedJob[]> {
+  const rows = await (
+    await ctx.store()
+  ).listJobs({
+    ...(filter.status ? { status: filter.status as JobStatus } : {}),
+    ...(filter.priority ? { priority: filter.priority as Priority } : {}),
+    ...(filter.renderer ? { renderer: filter.renderer as Renderer } : {}),
+    limit: Math.min(filter.limit, 500),
+    ...(filter.before ? { beforeCreatedAt: filter.before } : {}),
+  });
+  return rows.map((row) => ({
+    jobId: row.id,
+    status: row.status,
+    priority: row.priority,
+    renderer: row.renderer,
+    jobType: row.jobType,
+    submittedAt: new Date(row.createdAt).toISOString(),
+  }));
+}
+
+/**
+ * Lists jobs newest first: from the read model when a database is configured (it also holds
+ * rows the frontend inserted that intake has not started yet), else from Temporal's visibility
+ * store through the search attributes the workflows keep.
+ */
 export async function listCommand(ctx: CommandContext): Promise<number> {
   const { values } = parseFlags(ctx.args, {
     status: { type: 'string' },
@@ -21,31 +91,21 @@ export async function listCommand(ctx: CommandContext): Promise<number> {
   const status = oneOf(values, 'status', JOB_STATUSES);
   const priority = oneOf(values, 'priority', PRIORITIES);
   const renderer = oneOf(values, 'renderer', RENDERERS);
-  const limit = intFlag(values, 'limit', 1, 1000) ?? 20;
-  const before = stringFlag(values, 'before');
-  if (before !== undefined && Number.isNaN(Date.parse(before))) {
-    throw new UsageError(`--before: expected an ISO 8601 time, got "${before}"`);
+  const limit = intFlag(values, 'limit', 1, 500) ?? 20;
+  const beforeRaw = stringFlag(values, 'before');
+  if (beforeRaw !== undefined && Number.isNaN(Date.parse(beforeRaw))) {
+    throw new UsageError(`--before: expected an ISO 8601 time, got "${beforeRaw}"`);
   }
-  const clauses = [`WorkflowType = '${WORKFLOW_TYPE.renderJob}'`];
-  if (status) clauses.push(`${SEARCH_ATTRIBUTES.renderStatus.name} = '${status}'`);
-  if (priority) clauses.push(`${SEARCH_ATTRIBUTES.priority.name} = '${priority}'`);
-  if (renderer) clauses.push(`${SEARCH_ATTRIBUTES.renderer.name} = '${renderer}'`);
-  if (before) clauses.push(`StartTime < '${new Date(before).toISOString()}'`);
-  const query = `${clauses.join(' AND ')} ORDER BY StartTime DESC`;
-
-  const jobs: Array<Record<string, string | null>> = [];
-  for await (const info of (await ctx.client()).workflow.list({ query, pageSize: Math.min(limit, 100) })) {
-    const attrs = info.typedSearchAttributes;
-    jobs.push({
-      jobId: jobIdFromWorkflowId(info.workflowId) ?? info.workflowId,
-      status: attrs.get(SEARCH_ATTRIBUTES.renderStatus) ?? info.status.name.toLowerCase(),
-      priority: attrs.get(SEARCH_ATTRIBUTES.priority) ?? null,
-      renderer: attrs.get(SEARCH_ATTRIBUTES.renderer) ?? null,
-      jobType: attrs.get(SEARCH_ATTRIBUTES.jobType) ?? null,
-      submittedAt: info.startTime.toISOString(),
-    });
-    if (jobs.length >= limit) break;
-  }
+  const filter: ListFilter = {
+    limit,
+    ...(status ? { status } : {}),
+    ...(priority ? { priority } : {}),
+    ...(renderer ? { renderer } : {}),
+    ...(beforeRaw ? { before: new Date(beforeRaw).toISOString() } : {}),
+  };
+  const source = ctx.hasStore() ? 'read-model' : 'temporal';
+  const jobs =
+    source === 'read-model' ? await listFromReadModel(ctx, filter) : await listFromVisibility(ctx, filter);
   const next = jobs.length === limit ? jobs[jobs.length - 1]!.submittedAt : null;
   const text =
     (jobs.length
@@ -56,11 +116,11 @@ export async function listCommand(ctx: CommandContext): Promise<number> {
             j.status,
             j.priority,
             j.renderer,
-            j.submittedAt!.slice(0, 19).replace('T', ' '),
+            j.submittedAt.slice(0, 19).replace('T', ' '),
           ]),
         )
       : 'no jobs match') + (next ? `\nmore: render-queue list --before ${next}` : '');
-  ctx.out.print(text, { jobs, next });
+  ctx.out.print(text, { jobs, next, source });
   return EXIT.ok;
 }
 

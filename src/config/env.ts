@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { registerSecret, redact } from '../observability/logger';
 
 const url = (what: string) =>
-  z.url({ message: `must be a URL (${what})` }).refine((u) => /^https?:\/\//.test(u), `must be an http(s) URL`);
+  z
+    .url({ message: `must be a URL (${what})` })
+    .refine((u) => /^https?:\/\//.test(u), `must be an http(s) URL`);
 
 const positiveInt = z.coerce.number().int().positive();
 

@@ -39,7 +39,13 @@ export class JsonLogger implements Logger {
 
   log(level: LogLevel, message: string, meta?: LogMetadata): void {
     if (LEVELS[level] < this.threshold) return;
-    const entry = { time: new Date().toISOString(), level: level.toLowerCase(), msg: message, ...this.bindings, ...meta };
+    const entry = {
+      time: new Date().toISOString(),
+      level: level.toLowerCase(),
+      msg: message,
+      ...this.bindings,
+      ...meta,
+    };
     this.sink(redact(JSON.stringify(entry, jsonSafe)));
   }
   trace(message: string, meta?: LogMetadata): void {

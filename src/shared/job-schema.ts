@@ -39,31 +39,29 @@ function utf8Length(text: string): number {
 }
 
 /** The render payload: a JSON object, bounded in size and depth because it travels in the workflow input. */
-export const PayloadSchema = z
-  .record(z.string(), z.unknown())
-  .superRefine((payload, ctx) => {
-    const depth = jsonDepth(payload);
-    if (depth > LIMITS.maxPayloadDepth) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `payload is nested deeper than ${LIMITS.maxPayloadDepth} levels`,
-      });
-      return;
-    }
-    let size: number;
-    try {
-      size = utf8Length(JSON.stringify(payload));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'payload is not serialisable as JSON' });
-      return;
-    }
-    if (size > LIMITS.maxPayloadBytes) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `payload is ${size} bytes; the limit is ${LIMITS.maxPayloadBytes}`,
-      });
-    }
-  });
+export const PayloadSchema = z.record(z.string(), z.unknown()).superRefine((payload, ctx) => {
+  const depth = jsonDepth(payload);
+  if (depth > LIMITS.maxPayloadDepth) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `payload is nested deeper than ${LIMITS.maxPayloadDepth} levels`,
+    });
+    return;
+  }
+  let size: number;
+  try {
+    size = utf8Length(JSON.stringify(payload));
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'payload is not serialisable as JSON' });
+    return;
+  }
+  if (size > LIMITS.maxPayloadBytes) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `payload is ${size} bytes; the limit is ${LIMITS.maxPayloadBytes}`,
+    });
+  }
+});
 
 /** Text PostgreSQL's jsonb cannot store: NUL, and a UTF-16 surrogate without its pair. */
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -162,6 +160,8 @@ export const JobTransitionSchema = z
         renderer: RendererSchema,
         payload: z.record(z.string(), z.unknown()),
         userId: z.uuid().optional(),
+        /** When the job was submitted (the workflow's start), so rows sort by submission. */
+        submittedAt: z.iso.datetime().optional(),
       })
       .optional(),
   })

@@ -68,7 +68,9 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     onChange: (caps) => limiterRef.current?.setCaps({ total: caps.total, manim: caps.manim }),
   });
   await liveConfig.start();
-  const limiter = new CapacityLimiter({ caps: { total: liveConfig.caps().total, manim: liveConfig.caps().manim } });
+  const limiter = new CapacityLimiter({
+    caps: { total: liveConfig.caps().total, manim: liveConfig.caps().manim },
+  });
   limiterRef.current = limiter;
 
   let workersRunning = (): boolean => false;

@@ -1,7 +1,11 @@
 /** Turns an activity failure into the sentence a person sees in the job's `error` column. */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 
-export function describeRenderFailure(err: unknown, timeoutMinutes: number, heartbeatSeconds: number): string {
+export function describeRenderFailure(
+  err: unknown,
+  timeoutMinutes: number,
+  heartbeatSeconds: number,
+): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof TimeoutFailure) {
     switch (cause.timeoutType) {

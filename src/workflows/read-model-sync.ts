@@ -16,7 +16,12 @@ const { syncJob } = proxyActivities<ReadModelActivities>({
   startToCloseTimeout: '30s',
   // Retry until the database is back, for hours: an outage delays the read model, never the render.
   scheduleToCloseTimeout: LIMITS.syncScheduleToCloseHours * 3_600_000,
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', nonRetryableErrorTypes: ['ReadModelRejected'] },
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    nonRetryableErrorTypes: ['ReadModelRejected'],
+  },
 });
 
 export class ReadModelSync {
@@ -35,7 +40,9 @@ export class ReadModelSync {
 
   /** Resolves when the newest published state has been written (or given up on). */
   async flushed(): Promise<void> {
-    await condition(() => !this.running && (this.desired === undefined || this.desired.seq <= this.syncedSeq));
+    await condition(
+      () => !this.running && (this.desired === undefined || this.desired.seq <= this.syncedSeq),
+    );
   }
 
   private async drain(): Promise<void> {

@@ -13,7 +13,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { DEFAULT_QUEUE_CONFIG, LIMITS, RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, renderQueueFor } from '../shared/constants';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  LIMITS,
+  RENDER_TASK_QUEUE,
+  SYNC_TASK_QUEUE,
+  renderQueueFor,
+} from '../shared/constants';
 import { NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { RenderJobInputSchema, describeZodError } from '../shared/job-schema';
@@ -77,7 +83,10 @@ async function readPolicy(): Promise<RenderPolicy> {
 export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResult> {
   const parsed = RenderJobInputSchema.safeParse(rawInput);
   if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(`invalid job: ${describeZodError(parsed.error)}`, INVALID_JOB_INPUT);
+    throw ApplicationFailure.nonRetryable(
+      `invalid job: ${describeZodError(parsed.error)}`,
+      INVALID_JOB_INPUT,
+    );
   }
   const input = parsed.data;
   const { workflowId } = workflowInfo();
@@ -101,6 +110,7 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     renderer: input.renderer,
     payload: input.payload,
     ...(input.userId ? { userId: input.userId } : {}),
+    submittedAt: workflowInfo().startTime.toISOString(),
   });
   // Histories recorded before RenderStatus was kept up to date replay without the upserts.
   // Only where the job started with our attributes: a namespace without them must still run jobs.
@@ -148,7 +158,10 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
   let policy: RenderPolicy | undefined;
   try {
     policy = await readPolicy();
-    const outcome = await renderActivity(input, policy)({
+    const outcome = await renderActivity(
+      input,
+      policy,
+    )({
       jobId: input.jobId,
       jobType: input.jobType,
       renderer: input.renderer,
@@ -187,6 +200,9 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     publish();
     await sync.flushed();
     log.warn('render job failed', { jobId: input.jobId, attempt: state.attempt, error: state.error });
-    throw ApplicationFailure.nonRetryable(state.error, RENDER_JOB_FAILED, { jobId: input.jobId, attempts: state.attempt });
+    throw ApplicationFailure.nonRetryable(state.error, RENDER_JOB_FAILED, {
+      jobId: input.jobId,
+      attempts: state.attempt,
+    });
   }
 }

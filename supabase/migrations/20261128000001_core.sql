@@ -199,7 +199,7 @@ begin
     insert into jobs (
       id, user_id, job_type, priority, renderer, payload,
       status, sync_seq, workflow_id, attempt, retry_count, progress, error, result,
-      started_at, completed_at
+      started_at, completed_at, created_at
     ) values (
       p_job_id,
       (p_job ->> 'userId')::uuid,
@@ -208,7 +208,9 @@ begin
       p_job ->> 'renderer',
       coalesce(p_job -> 'payload', '{}'::jsonb),
       p_status, p_seq, p_workflow_id, p_attempt, greatest(p_attempt - 1, 0), p_progress, p_error, p_result,
-      p_started_at, p_completed_at
+      p_started_at, p_completed_at,
+      -- Submission time, not the time the first write happened to land (writes may be delayed).
+      coalesce((p_job ->> 'submittedAt')::timestamptz, now())
     )
     on conflict (id) do nothing;
     if found then

@@ -45,8 +45,11 @@ export interface StackLiveConfigOptions {
   /** The clock peak hours are judged by; the real one by default. */
   now?: () => Date;
   intervalMs?: number;
-  /** Reads the row; the stack's own store (`readQueueConfig`) by default. */
-  read?: () => Promise<Record<string, unknown>>;
+  /**
+   * Reads the row; the stack's own store (`readQueueConfig`) by default. Given the stack's store and
+   * database URL, so a test can read through a connection of its own and cut it.
+   */
+  read?: (db: { store: PostgresJobStore; url?: string }) => Promise<Record<string, unknown>>;
 }
 
 export async function preferredDb() {
@@ -77,7 +80,7 @@ export async function startStack(
   if (opts.liveConfig) {
     const { now, intervalMs, read } = opts.liveConfig;
     liveConfig = new LiveQueueConfig({
-      read: read ?? (() => db.store.readQueueConfig()),
+      read: read ? () => read(db) : () => db.store.readQueueConfig(),
       ...(now ? { now } : {}),
       ...(intervalMs ? { intervalMs } : {}),
       logger: {

@@ -11,6 +11,7 @@ import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import * as workflows from '../../src/workflows';
 import { PROJECT_ROOT } from '../../src/dev/tool-paths';
+import { workflowBundle } from '../../src/worker/create-workers';
 import { quietRuntime } from '../helpers/temporal';
 
 const RENDER_DIR = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
@@ -61,7 +62,8 @@ test('the intake histories cover its significant paths', () => {
 test.each(intakeHistories.map((h) => [h.file, h.history] as const))(
   '%s replays against today’s workflow code',
   async (file, history) => {
-    await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file);
+    // Today's code, bundled once by the workers' own bundler.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
   },
 );
 

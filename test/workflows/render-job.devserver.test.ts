@@ -27,28 +27,31 @@ const jobTypeFor: Record<Renderer, 'doubt' | 'concept_explainer' | 'solution_wal
   orchestrator: 'solution_walkthrough',
 };
 
-test.each(RENDERERS)('a %s job is recorded as processing, then completed with its video URL', async (renderer) => {
-  const sim = stack.sims[renderer];
-  sim.hold();
-  const { jobId, workflowId } = await submitJob(env.client, {
-    jobType: jobTypeFor[renderer],
-    priority: 'medium',
-    payload: { question: `Explain with ${renderer}` },
-  });
-  const processing = await eventually('row to show processing', async () => {
-    const row = await stack.store.getJob(jobId);
-    return row?.status === 'processing' ? row : undefined;
-  });
-  expect(processing).toMatchObject({ renderer, retryCount: 0, workflowId });
-  expect(processing.startedAt).not.toBeNull();
-  sim.release();
+test.each(RENDERERS)(
+  'a %s job is recorded as processing, then completed with its video URL',
+  async (renderer) => {
+    const sim = stack.sims[renderer];
+    sim.hold();
+    const { jobId, workflowId } = await submitJob(env.client, {
+      jobType: jobTypeFor[renderer],
+      priority: 'medium',
+      payload: { question: `Explain with ${renderer}` },
+    });
+    const processing = await eventually('row to show processing', async () => {
+      const row = await stack.store.getJob(jobId);
+      return row?.status === 'processing' ? row : undefined;
+    });
+    expect(processing).toMatchObject({ renderer, retryCount: 0, workflowId });
+    expect(processing.startedAt).not.toBeNull();
+    sim.release();
 
-  const result = await env.client.workflow.getHandle(workflowId).result();
-  const row = await stack.store.getJob(jobId);
-  expect(row).toMatchObject({ status: 'completed', result: result.videoUrl, progress: 1 });
-  expect(row?.completedAt).not.toBeNull();
-  expect(sim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
-});
+    const result = await env.client.workflow.getHandle(workflowId).result();
+    const row = await stack.store.getJob(jobId);
+    expect(row).toMatchObject({ status: 'completed', result: result.videoUrl, progress: 1 });
+    expect(row?.completedAt).not.toBeNull();
+    expect(sim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
+  },
+);
 
 test('cancelling a running job tells the renderer (DELETE) and records cancelled', async () => {
   const sim = stack.sims.revideo;
@@ -73,7 +76,10 @@ test('cancelling a running job tells the renderer (DELETE) and records cancelled
 
 test('submitting the same job twice starts one workflow and renders once', async () => {
   const submission = { id: crypto.randomUUID(), jobType: 'doubt', priority: 'low', payload: { q: 'twice' } };
-  const [first, second] = await Promise.all([submitJob(env.client, submission), submitJob(env.client, submission)]);
+  const [first, second] = await Promise.all([
+    submitJob(env.client, submission),
+    submitJob(env.client, submission),
+  ]);
   expect([first.started, second.started].sort()).toEqual([false, true]);
   await env.client.workflow.getHandle(first.workflowId).result();
   const third = await submitJob(env.client, submission);
