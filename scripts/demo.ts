@@ -6,7 +6,6 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { cancelJob, submitJob } from '../src/client/submit';
 import { loadEnv } from '../src/config/env';
 import { demoBatch } from '../src/demo/batch';
@@ -18,7 +17,7 @@ import { TERMINAL_STATUSES } from '../src/shared/constants';
 import type { JobRow } from '../src/shared/job-schema';
 import { startAllSimulators } from '../src/simulator/start-all';
 import { openJobStore } from '../src/store/open-store';
-import { startWorkerRuntime } from '../src/worker/runtime';
+import { installRuntime, startWorkerRuntime } from '../src/worker/runtime';
 
 const { values: flags } = parseArgs({
   options: {
@@ -40,10 +39,7 @@ async function main(): Promise<number> {
   const logFile = join(DATA_DIR, 'demo-worker.log');
   const logStream = createWriteStream(logFile, { flags: 'w' });
   const logger = new JsonLogger('INFO', (line) => logStream.write(`${line}\n`));
-  Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => logger.log(entry.level, entry.message, entry.meta)),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
-  });
+  installRuntime({ LOG_LEVEL: 'INFO', METRICS_PORT: undefined }, logger);
 
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {

@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DATA_DIR, TEMPORAL_CLI_PATH, devServerExtraArgs, searchAttributeFlags } from '../src/dev/tool-paths';
+import { devServerArgs } from '../src/dev/dev-server';
+import { DATA_DIR, TEMPORAL_CLI_PATH } from '../src/dev/tool-paths';
 
 const port = Number(process.env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? port + 1000);
@@ -15,22 +16,7 @@ if (!existsSync(TEMPORAL_CLI_PATH)) {
   process.exit(1);
 }
 mkdirSync(DATA_DIR, { recursive: true });
-const args = [
-  'server',
-  'start-dev',
-  '--ip',
-  '127.0.0.1',
-  '--port',
-  String(port),
-  '--ui-port',
-  String(uiPort),
-  '--db-filename',
-  join(DATA_DIR, 'temporal.db'),
-  '--log-level',
-  'warn',
-  ...devServerExtraArgs(),
-  ...searchAttributeFlags(),
-];
+const args = devServerArgs({ port, uiPort, dbFile: join(DATA_DIR, 'temporal.db'), logLevel: 'warn' });
 process.stderr.write(`Temporal dev server on 127.0.0.1:${port}, Web UI http://127.0.0.1:${uiPort}\n`);
 const child = spawn(TEMPORAL_CLI_PATH, args, { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));

@@ -3,11 +3,10 @@
  * The worker process: workflow workers for the three priority queues, the render workers behind
  * one process-wide capacity limiter, the read-model sync and intake worker, live config, metrics.
  */
-import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { ConfigError, loadEnv } from './config/env';
 import type { Env } from './config/env';
 import { JsonLogger, parseLogLevel } from './observability/logger';
-import { SDK_METRICS_ADDRESS, startWorkerRuntime } from './worker/runtime';
+import { installRuntime, startWorkerRuntime } from './worker/runtime';
 
 export async function runWorker(env: Env, logger: JsonLogger): Promise<void> {
   const runtime = await startWorkerRuntime({ env, logger });
@@ -24,15 +23,7 @@ if (require.main === module) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : String(err)}\n`);
     process.exit(2);
   }
-  Runtime.install({
-    logger: new DefaultLogger(env.LOG_LEVEL, (entry) => logger.log(entry.level, entry.message, entry.meta)),
-    telemetryOptions: {
-      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
-      ...(env.METRICS_PORT === undefined
-        ? {}
-        : { metrics: { prometheus: { bindAddress: SDK_METRICS_ADDRESS, useSecondsForDurations: true } } }),
-    },
-  });
+  installRuntime(env, logger);
   runWorker(env, logger).catch((err: unknown) => {
     logger.error('worker failed', { error: err instanceof Error ? err.message : String(err) });
     process.exitCode = 1;

@@ -102,7 +102,10 @@ export async function startBullmqWorkers(options: BullmqWorkersOptions): Promise
   };
   const workers = {} as Record<RenderQueue, Worker>;
   for (const pool of ['manim', 'general'] as const) {
-    const queue = new Queue(queueName(pool), { connection: redisOptions(options.connection), prefix: options.prefix });
+    const queue = new Queue(queueName(pool), {
+      connection: redisOptions(options.connection),
+      prefix: options.prefix,
+    });
     await queue.setGlobalConcurrency(caps[pool]);
     await queue.close();
     const worker = new Worker<BullmqJobData>(queueName(pool), processor, {

@@ -154,7 +154,12 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       }
     } catch (err) {
       if (abort.signal.aborted) return; // timed out or stopping: the row is handled elsewhere
-      await failAttempt(job.id, job.claimed_at, err instanceof Error ? err.message : String(err), maxAttempts);
+      await failAttempt(
+        job.id,
+        job.claimed_at,
+        err instanceof Error ? err.message : String(err),
+        maxAttempts,
+      );
     }
     await updatePositions();
   }

@@ -29,10 +29,17 @@ async function main(): Promise<void> {
   const kind = process.argv[2];
   const parsed = ConfigSchema.safeParse(JSON.parse(process.env.BENCH_WORKER_CONFIG ?? '{}'));
   if (!parsed.success) {
-    throw new Error(`BENCH_WORKER_CONFIG: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`);
+    throw new Error(
+      `BENCH_WORKER_CONFIG: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
+    );
   }
   const config = parsed.data;
-  const pool = new Pool({ connectionString: config.databaseUrl, max: 10, connectionTimeoutMillis: 5000, query_timeout: 20_000 });
+  const pool = new Pool({
+    connectionString: config.databaseUrl,
+    max: 10,
+    connectionTimeoutMillis: 5000,
+    query_timeout: 20_000,
+  });
   pool.on('error', () => undefined);
   const renderers = createRenderers(config.urls);
   let stop: () => Promise<void>;
@@ -48,7 +55,8 @@ async function main(): Promise<void> {
     });
     stop = () => poller.stop();
   } else if (kind === 'bullmq') {
-    if (!config.redis || !config.prefix) throw new Error('BENCH_WORKER_CONFIG: redis and prefix are required for bullmq');
+    if (!config.redis || !config.prefix)
+      throw new Error('BENCH_WORKER_CONFIG: redis and prefix are required for bullmq');
     const workers = await startBullmqWorkers({
       connection: config.redis,
       prefix: config.prefix,
@@ -74,6 +82,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`${JSON.stringify({ level: 'error', msg: 'bench worker failed', error: String(err) })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 'error', msg: 'bench worker failed', error: String(err) })}\n`,
+  );
   process.exit(1);
 });

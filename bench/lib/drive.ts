@@ -2,6 +2,7 @@
  * Runs one batch of jobs through one system with fresh simulators and a fresh database, and
  * records when each job was submitted, first reached a renderer and finished.
  */
+import type { Queryable } from '../../src/store/migrate';
 import type { SystemFactory } from '../systems/types';
 import type { BenchJob } from './jobs';
 import { completedCount, openBenchDb, sleep, startSims, waitUntil } from './infra';
@@ -29,7 +30,11 @@ export interface DriveResult {
   allCompletedAt: number;
 }
 
-export async function drive(factory: SystemFactory, jobs: BenchJob[], options: DriveOptions): Promise<DriveResult> {
+export async function drive(
+  factory: SystemFactory,
+  jobs: BenchJob[],
+  options: DriveOptions,
+): Promise<DriveResult> {
   const sims = await startSims();
   const db = await openBenchDb();
   const submitAt = new Map<string, number>();
@@ -44,7 +49,12 @@ export async function drive(factory: SystemFactory, jobs: BenchJob[], options: D
         }
         // Every system must hold every job before dispatch starts: the rows exist (this project
         // writes them from the workflow), then a moment for its render tasks to be queued.
-        await waitUntil('all jobs in the jobs table', async () => (await rowCount(db.db, jobs)) === jobs.length, 60_000, 100);
+        await waitUntil(
+          'all jobs in the jobs table',
+          async () => (await rowCount(db.db, jobs)) === jobs.length,
+          60_000,
+          100,
+        );
         await sleep(1000);
         t0 = Date.now();
         await system.resume();
@@ -67,7 +77,12 @@ export async function drive(factory: SystemFactory, jobs: BenchJob[], options: D
         await Promise.all(Array.from({ length: options.concurrency ?? 10 }, submitter));
       }
       const ids = jobs.map((j) => j.id);
-      await waitUntil(`${jobs.length} jobs completed (${factory.id})`, async () => (await completedCount(db.db, ids)) === ids.length, options.timeoutMs, 50);
+      await waitUntil(
+        `${jobs.length} jobs completed (${factory.id})`,
+        async () => (await completedCount(db.db, ids)) === ids.length,
+        options.timeoutMs,
+        50,
+      );
       const allCompletedAt = Date.now();
       return {
         t0,
@@ -86,9 +101,10 @@ export async function drive(factory: SystemFactory, jobs: BenchJob[], options: D
   }
 }
 
-async function rowCount(db: import('../../src/store/migrate').Queryable, jobs: BenchJob[]): Promise<number> {
-  const { rows } = await db.query<{ n: number }>('select count(*)::int as n from jobs where id = any($1::uuid[])', [
-    jobs.map((j) => j.id),
-  ]);
+async function rowCount(db: Queryable, jobs: BenchJob[]): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'select count(*)::int as n from jobs where id = any($1::uuid[])',
+    [jobs.map((j) => j.id)],
+  );
   return rows[0]?.n ?? 0;
 }

@@ -116,7 +116,12 @@ export async function completedCount(db: Queryable, ids: readonly string[]): Pro
   return rows[0]?.n ?? 0;
 }
 
-export async function waitUntil(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number, everyMs = 50) {
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 50,
+) {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -156,11 +161,19 @@ export async function ensureRedis(): Promise<RedisHandle> {
   if (await portAnswers(REDIS.host, REDIS.port)) return { available: true, stop() {} };
   const which = spawnSync('which', ['redis-server'], { encoding: 'utf8' });
   if (which.status !== 0) {
-    return { available: false, reason: `no Redis on ${REDIS.host}:${REDIS.port} and no redis-server binary`, stop() {} };
+    return {
+      available: false,
+      reason: `no Redis on ${REDIS.host}:${REDIS.port} and no redis-server binary`,
+      stop() {},
+    };
   }
-  const child = spawn(which.stdout.trim(), ['--port', String(REDIS.port), '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    which.stdout.trim(),
+    ['--port', String(REDIS.port), '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   for (let i = 0; i < 50; i += 1) {
     if (await portAnswers(REDIS.host, REDIS.port, 200)) {
       return { available: true, started: child, stop: () => void child.kill('SIGTERM') };

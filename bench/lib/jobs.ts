@@ -61,7 +61,14 @@ export function benchJob(renderer: Renderer, priority: Priority, durationMs: num
     renderer === 'manim' ? 'doubt' : renderer === 'revideo' ? 'concept_explainer' : 'solution_walkthrough';
   // One step for short renders: the simulator's tick timers then cost the same for every system.
   const steps = durationMs >= 1000 ? 5 : 1;
-  return { id: randomUUID(), jobType, renderer, priority, durationMs, payload: { simulate: { durationMs, steps } } };
+  return {
+    id: randomUUID(),
+    jobType,
+    renderer,
+    priority,
+    durationMs,
+    payload: { simulate: { durationMs, steps } },
+  };
 }
 
 export function poolOf(job: Pick<BenchJob, 'renderer'>): RenderQueue {

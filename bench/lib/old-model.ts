@@ -10,6 +10,8 @@ const RANK = { high: 0, medium: 1, low: 2 } as const;
 
 export interface OldModelResult {
   startOrder: string[];
+  /** Simulated start time of each job, ms from t=0. */
+  startedAt: Map<string, number>;
   makespanS: number;
 }
 
@@ -23,6 +25,7 @@ export function modelOldPoller(
     .sort((a, b) => RANK[a.job.priority] - RANK[b.job.priority] || a.index - b.index);
   const running: { endsAt: number; manim: boolean }[] = [];
   const startOrder: string[] = [];
+  const startedAt = new Map<string, number>();
   let t = 0;
   let makespan = 0;
   while (queue.length) {
@@ -43,8 +46,9 @@ export function modelOldPoller(
       running.push({ endsAt, manim });
       makespan = Math.max(makespan, t + opts.renderS);
       startOrder.push(job.id);
+      startedAt.set(job.id, t * 1000);
     }
     t += opts.intervalS;
   }
-  return { startOrder, makespanS: makespan };
+  return { startOrder, startedAt, makespanS: makespan };
 }

@@ -38,7 +38,10 @@ export function startWorkerProcess(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let tail = '';
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script}: not ready after ${timeoutMs} ms; output: ${tail}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${script}: not ready after ${timeoutMs} ms; output: ${tail}`)),
+      timeoutMs,
+    );
     // The worker logs JSON lines to stderr, the bench's workers to stdout: watch both.
     for (const stream of [child.stdout!, child.stderr!]) {
       readline.createInterface({ input: stream }).on('line', (line) => {

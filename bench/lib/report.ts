@@ -33,7 +33,10 @@ export function skipped(reason: string): SystemResult {
   return { method: 'skipped', figures: {}, note: reason };
 }
 
-export function computeRatios(columns: Column[], results: Record<SystemId, SystemResult>): ScenarioReport['ratios'] {
+export function computeRatios(
+  columns: Column[],
+  results: Record<SystemId, SystemResult>,
+): ScenarioReport['ratios'] {
   const ratios: ScenarioReport['ratios'] = {};
   for (const column of columns.filter((c) => c.ratio)) {
     const byPair: Record<string, number | null> = {};
@@ -61,14 +64,25 @@ export function formatReport(report: ScenarioReport): string {
   const header = ['system', ...report.columns.map((c) => c.label), 'method'];
   const rows = SYSTEM_IDS.map((id) => {
     const result = report.results[id];
-    return [SYSTEM_LABELS[id], ...report.columns.map((c) => cell(result?.figures[c.key])), result?.method ?? '-'];
+    return [
+      SYSTEM_LABELS[id],
+      ...report.columns.map((c) => cell(result?.figures[c.key])),
+      result?.method ?? '-',
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ');
-  const out = [`## ${report.title}`, line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)];
+  const out = [
+    `## ${report.title}`,
+    line(header),
+    widths.map((w) => '-'.repeat(w)).join('-|-'),
+    ...rows.map(line),
+  ];
   for (const [column, pairs] of Object.entries(report.ratios)) {
     const label = report.columns.find((c) => c.key === column)?.label ?? column;
-    const parts = Object.entries(pairs).map(([pair, value]) => `${pair} ${value === null ? '-' : `${value}x`}`);
+    const parts = Object.entries(pairs).map(
+      ([pair, value]) => `${pair} ${value === null ? '-' : `${value}x`}`,
+    );
     out.push(`ratio (${label}, this project / peer): ${parts.join('; ')}`);
   }
   for (const id of SYSTEM_IDS) {

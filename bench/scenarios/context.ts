@@ -19,14 +19,14 @@ export interface Sizes {
 
 export const SIZES: Record<Size, Sizes> = {
   smoke: {
-    latencyJobs: 10,
+    latencyJobs: 8,
     latencySpacingMs: 150,
     oldLatencyPerCycle: 0,
     oldLatencyCycles: 0,
-    efficiencyJobs: 40,
-    throughputJobs: 40,
+    efficiencyJobs: 30,
+    throughputJobs: 30,
     crashMeasured: false,
-    resourcesJobs: 40,
+    resourcesJobs: 30,
   },
   quick: {
     latencyJobs: 50,

@@ -25,11 +25,20 @@ function figures(latencies: number[]): Record<string, number | null> {
   };
 }
 
-async function measure(ctx: BenchContext, id: SystemId, count: number, spacingMs: number): Promise<SystemResult> {
+async function measure(
+  ctx: BenchContext,
+  id: SystemId,
+  count: number,
+  spacingMs: number,
+): Promise<SystemResult> {
   const factory = ctx.factories[id];
   if (!factory) return skipped(ctx.unavailable[id] ?? 'not available');
   const jobs = jobMix({ count, durationMs: RENDER_MS, seed: 7 });
-  const run = await drive(factory, jobs, { mode: 'spaced', spacingMs, timeoutMs: 120_000 + count * spacingMs });
+  const run = await drive(factory, jobs, {
+    mode: 'spaced',
+    spacingMs,
+    timeoutMs: 120_000 + count * spacingMs,
+  });
   const latencies = jobs.map((job) => (run.firstStart.get(job.id) ?? NaN) - run.submitAt.get(job.id)!);
   return { method: 'measured', figures: figures(latencies.filter(Number.isFinite)) };
 }
@@ -56,7 +65,10 @@ export function startOldPoller60Latency(ctx: BenchContext): Promise<SystemResult
   }));
 }
 
-export async function latencyScenario(ctx: BenchContext, oldPoller60: Promise<SystemResult>): Promise<ScenarioReport> {
+export async function latencyScenario(
+  ctx: BenchContext,
+  oldPoller60: Promise<SystemResult>,
+): Promise<ScenarioReport> {
   const results = {} as Record<SystemId, SystemResult>;
   for (const id of SYSTEM_IDS) {
     if (id === 'old-poller-60s') continue;

@@ -34,7 +34,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(ctx: BenchContext, kind: Kind, sims: Sims, db: BenchDb, crash: boolean): Promise<Harness> {
+async function harness(
+  ctx: BenchContext,
+  kind: Kind,
+  sims: Sims,
+  db: BenchDb,
+  crash: boolean,
+): Promise<Harness> {
   const urls = sims.urls;
   if (kind === 'temporal') {
     const env = {
@@ -71,13 +77,21 @@ async function harness(ctx: BenchContext, kind: Kind, sims: Sims, db: BenchDb, c
     urls,
     renderPollMs: PEER_RENDER_POLL_MS,
     intervalMs: 1000,
-    ...(crash ? { timeoutMs: OLD_SCALED_TIMEOUT_S * 1000, retryIntervalMs: CRASH_RETRY_INTERVAL_S * 1000 } : {}),
+    ...(crash
+      ? { timeoutMs: OLD_SCALED_TIMEOUT_S * 1000, retryIntervalMs: CRASH_RETRY_INTERVAL_S * 1000 }
+      : {}),
     redis: REDIS,
     prefix,
   };
   const spawn = () =>
-    startWorkerProcess('bench/baselines/worker-main.ts', [kind], { BENCH_WORKER_CONFIG: JSON.stringify(config) }, 'ready');
-  if (kind === 'old-poller') return { spawn, submit: (job) => insertQueuedJob(db.db, job), close: async () => undefined };
+    startWorkerProcess(
+      'bench/baselines/worker-main.ts',
+      [kind],
+      { BENCH_WORKER_CONFIG: JSON.stringify(config) },
+      'ready',
+    );
+  if (kind === 'old-poller')
+    return { spawn, submit: (job) => insertQueuedJob(db.db, job), close: async () => undefined };
   const producer = await bullmqProducer({
     connection: REDIS,
     prefix,
@@ -88,7 +102,13 @@ async function harness(ctx: BenchContext, kind: Kind, sims: Sims, db: BenchDb, c
   return {
     spawn,
     submit: (job) =>
-      producer.submit({ jobId: job.id, jobType: job.jobType, renderer: job.renderer, payload: job.payload, priority: job.priority }),
+      producer.submit({
+        jobId: job.id,
+        jobType: job.jobType,
+        renderer: job.renderer,
+        payload: job.payload,
+        priority: job.priority,
+      }),
     close: async () => {
       await producer.obliterate();
       await producer.close();
@@ -128,9 +148,15 @@ async function crashRun(ctx: BenchContext, kind: Kind): Promise<number[]> {
     );
     const seconds = jobs.map((j) => (sims.firstRequestAfter(j.id, killAt)! - killAt) / 1000);
     for (const sim of Object.values(sims.sims)) sim.release();
-    await waitUntil('crash jobs completed', async () => (await completedCount(db.db, jobs.map((j) => j.id))) === jobs.length, 30_000).catch(
-      () => undefined,
-    );
+    await waitUntil(
+      'crash jobs completed',
+      async () =>
+        (await completedCount(
+          db.db,
+          jobs.map((j) => j.id),
+        )) === jobs.length,
+      30_000,
+    ).catch(() => undefined);
     return seconds;
   } finally {
     for (const worker of workers) await worker.stop(5_000);
@@ -164,11 +190,23 @@ export async function crashScenario(ctx: BenchContext): Promise<ScenarioReport> 
       figures: { meanS: 21, maxS: 21, renders: null },
       note: `${why}heartbeat timeout 20 s + 1 s retry interval, not run`,
     };
-    results['old-poller-1s'] = { method: 'model', figures: { meanS: 601.5, maxS: 602, renders: null }, note: `${why}10 min timeout + next poll + 1 s retry` };
-    results['old-poller-60s'] = { method: 'model', figures: { meanS: 631, maxS: 661, renders: null }, note: `${why}10 min timeout + next 60 s poll + 1 s retry` };
+    results['old-poller-1s'] = {
+      method: 'model',
+      figures: { meanS: 601.5, maxS: 602, renders: null },
+      note: `${why}10 min timeout + next poll + 1 s retry`,
+    };
+    results['old-poller-60s'] = {
+      method: 'model',
+      figures: { meanS: 631, maxS: 661, renders: null },
+      note: `${why}10 min timeout + next 60 s poll + 1 s retry`,
+    };
     results.bullmq = bullmqMissing
       ? skipped(bullmqMissing)
-      : { method: 'model', figures: { meanS: 45, maxS: 60, renders: null }, note: `${why}lock 30 s + stalled check every 30 s` };
+      : {
+          method: 'model',
+          figures: { meanS: 45, maxS: 60, renders: null },
+          note: `${why}lock 30 s + stalled check every 30 s`,
+        };
   } else {
     ctx.log('crash', { systems: 'all, concurrently' });
     // Concurrent: each has its own simulators and database, and the figures are seconds long.
@@ -187,12 +225,20 @@ export async function crashScenario(ctx: BenchContext): Promise<ScenarioReport> 
     const shift = OLD_TIMEOUT_S - OLD_SCALED_TIMEOUT_S;
     results['old-poller-1s'] = {
       method: 'model',
-      figures: { meanS: round(scaled.meanS! + shift, 1), maxS: round(scaled.maxS! + shift, 1), renders: old.length },
+      figures: {
+        meanS: round(scaled.meanS! + shift, 1),
+        maxS: round(scaled.maxS! + shift, 1),
+        renders: old.length,
+      },
       note: `measured with the timeout scaled to ${OLD_SCALED_TIMEOUT_S} s (mean ${scaled.meanS} s, max ${scaled.maxS} s), plus the ${shift} s the real 10 min timeout adds`,
     };
     results['old-poller-60s'] = {
       method: 'model',
-      figures: { meanS: round(scaled.meanS! + shift + 29.5, 1), maxS: round(scaled.maxS! + shift + 59, 1), renders: old.length },
+      figures: {
+        meanS: round(scaled.meanS! + shift + 29.5, 1),
+        maxS: round(scaled.maxS! + shift + 59, 1),
+        renders: old.length,
+      },
       note: 'as old-poller-1s, plus waiting for the next 60 s poll (29.5 s mean, 59 s worst)',
     };
     results.bullmq = bull ? { method: 'measured', figures: crashFigures(bull) } : skipped(bullmqMissing!);
@@ -200,7 +246,11 @@ export async function crashScenario(ctx: BenchContext): Promise<ScenarioReport> 
   return {
     id: 'crash',
     title: 'Crash detection (kill -9 a worker mid-render: seconds until each render runs again)',
-    params: { renders: 4, retryIntervalS: CRASH_RETRY_INTERVAL_S, measured: ctx.sizes.crashMeasured && ctx.postgres },
+    params: {
+      renders: 4,
+      retryIntervalS: CRASH_RETRY_INTERVAL_S,
+      measured: ctx.sizes.crashMeasured && ctx.postgres,
+    },
     columns: CRASH_COLUMNS,
     results,
     ratios: computeRatios(CRASH_COLUMNS, results),
@@ -233,7 +283,11 @@ async function resourcesRun(ctx: BenchContext, kind: Kind): Promise<Record<strin
       }),
     );
     const ids = jobs.map((j) => j.id);
-    await waitUntil(`${kind}: resources jobs completed`, async () => (await completedCount(db.db, ids)) === ids.length, 60_000 + jobs.length * 1000);
+    await waitUntil(
+      `${kind}: resources jobs completed`,
+      async () => (await completedCount(db.db, ids)) === ids.length,
+      60_000 + jobs.length * 1000,
+    );
     const after = worker.usage();
     if (!before || !after) throw new Error(`${kind}: worker process exited during the run`);
     return {
@@ -252,13 +306,23 @@ async function resourcesRun(ctx: BenchContext, kind: Kind): Promise<Record<strin
 export async function resourcesScenario(ctx: BenchContext): Promise<ScenarioReport> {
   const results = {} as Record<SystemId, SystemResult>;
   if (!ctx.postgres) {
-    for (const id of ['temporal-1s', 'temporal-100ms', 'old-poller-60s', 'old-poller-1s', 'bullmq'] as const) {
+    for (const id of [
+      'temporal-1s',
+      'temporal-100ms',
+      'old-poller-60s',
+      'old-poller-1s',
+      'bullmq',
+    ] as const) {
       results[id] = skipped('no PostgreSQL: a worker process cannot share the in-process PGlite database');
     }
   } else {
     ctx.log('resources', { system: 'temporal' });
     const temporal = await resourcesRun(ctx, 'temporal');
-    results['temporal-1s'] = { method: 'measured', figures: temporal, note: 'src/worker.ts as shipped (prebuilt workflow bundle)' };
+    results['temporal-1s'] = {
+      method: 'measured',
+      figures: temporal,
+      note: 'src/worker.ts as shipped (prebuilt workflow bundle)',
+    };
     results['temporal-100ms'] = {
       method: 'measured',
       figures: temporal,

@@ -30,16 +30,21 @@ const ORDERING_COLUMNS: Column[] = [
   { key: 'jobs', label: 'jobs' },
 ];
 
-function ordering(jobs: BenchJob[], startOrder: string[]) {
+/** Half a render: starts closer than this are one dispatch round (see lib/ordering.ts). */
+const ROUND_TOLERANCE_MS = RENDER_MS / 2;
+
+function ordering(jobs: BenchJob[], startedAt: ReadonlyMap<string, number>) {
   return countOrdering(
     jobs.map((job, submitIndex) => ({ id: job.id, pool: poolOf(job), priority: job.priority, submitIndex })),
-    startOrder,
+    startedAt,
+    ROUND_TOLERANCE_MS,
   );
 }
 
 export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioReport, ScenarioReport]> {
   // The same mix for every system, with new ids each time (a job id is used once in Temporal).
-  const mix = () => jobMix({ count: ctx.sizes.efficiencyJobs, durationMs: RENDER_MS, mixedPriorities: true, seed: 11 });
+  const mix = () =>
+    jobMix({ count: ctx.sizes.efficiencyJobs, durationMs: RENDER_MS, mixedPriorities: true, seed: 11 });
   const jobs = mix();
   const idealMs = idealMakespanMs(
     {
@@ -53,14 +58,28 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
   for (const id of SYSTEM_IDS) {
     const factory = ctx.factories[id];
     if (id === 'old-poller-60s') {
-      const model = modelOldPoller(jobs, { intervalS: 60, renderS: RENDER_MS / 1000, detectS: PEER_RENDER_POLL_MS / 1000, caps: CAPS });
-      const note = 'from its claim rule played out in simulated time (the real run would take hours); ordering follows the same query as old-poller-1s';
+      const model = modelOldPoller(jobs, {
+        intervalS: 60,
+        renderS: RENDER_MS / 1000,
+        detectS: PEER_RENDER_POLL_MS / 1000,
+        caps: CAPS,
+      });
+      const note =
+        'from its claim rule played out in simulated time (the real run would take hours); ordering follows the same query as old-poller-1s';
       efficiency[id] = {
         method: 'model',
-        figures: { makespanS: round(model.makespanS), idealS: round(idealMs / 1000), overIdeal: round((model.makespanS * 1000) / idealMs) },
+        figures: {
+          makespanS: round(model.makespanS),
+          idealS: round(idealMs / 1000),
+          overIdeal: round((model.makespanS * 1000) / idealMs),
+        },
         note,
       };
-      order[id] = { method: 'model', figures: { ...ordering(jobs, model.startOrder), jobs: jobs.length }, note };
+      order[id] = {
+        method: 'model',
+        figures: { ...ordering(jobs, model.startedAt), jobs: jobs.length },
+        note,
+      };
       continue;
     }
     if (!factory) {
@@ -74,11 +93,25 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
     const makespanMs = lastFinish - run.t0;
     efficiency[id] = {
       method: 'measured',
-      figures: { makespanS: round(makespanMs / 1000), idealS: round(idealMs / 1000), overIdeal: round(makespanMs / idealMs) },
+      figures: {
+        makespanS: round(makespanMs / 1000),
+        idealS: round(idealMs / 1000),
+        overIdeal: round(makespanMs / idealMs),
+      },
     };
-    order[id] = { method: 'measured', figures: { ...ordering(runJobs, run.startOrder), jobs: runJobs.length } };
+    order[id] = {
+      method: 'measured',
+      figures: { ...ordering(runJobs, run.firstStart), jobs: runJobs.length },
+    };
   }
-  const params = { jobs: jobs.length, renderMs: RENDER_MS, manimShare: 0.3, caps: CAPS, priorities: 'uniform high/medium/low' };
+  const params = {
+    jobs: jobs.length,
+    renderMs: RENDER_MS,
+    manimShare: 0.3,
+    caps: CAPS,
+    priorities: 'uniform high/medium/low',
+    roundToleranceMs: ROUND_TOLERANCE_MS,
+  };
   return [
     {
       id: 'efficiency',

@@ -23,7 +23,12 @@ export async function throughputScenario(ctx: BenchContext): Promise<ScenarioRep
   for (const id of SYSTEM_IDS) {
     const jobs = jobMix({ count, durationMs: 0, seed: 23 });
     if (id === 'old-poller-60s') {
-      const model = modelOldPoller(jobs, { intervalS: 60, renderS: 0, detectS: PEER_RENDER_POLL_MS / 1000, caps: CAPS });
+      const model = modelOldPoller(jobs, {
+        intervalS: 60,
+        renderS: 0,
+        detectS: PEER_RENDER_POLL_MS / 1000,
+        caps: CAPS,
+      });
       const seconds = model.makespanS + PEER_RENDER_POLL_MS / 1000;
       results[id] = {
         method: 'model',
@@ -38,9 +43,16 @@ export async function throughputScenario(ctx: BenchContext): Promise<ScenarioRep
       continue;
     }
     ctx.log('throughput', { system: id, jobs: count });
-    const run = await drive(factory, jobs, { mode: 'burst', concurrency: 10, timeoutMs: 60_000 + count * 1_000 });
+    const run = await drive(factory, jobs, {
+      mode: 'burst',
+      concurrency: 10,
+      timeoutMs: 60_000 + count * 1_000,
+    });
     const seconds = (run.allCompletedAt - run.t0) / 1000;
-    results[id] = { method: 'measured', figures: { jobsPerSecond: round(count / seconds), seconds: round(seconds), jobs: count } };
+    results[id] = {
+      method: 'measured',
+      figures: { jobsPerSecond: round(count / seconds), seconds: round(seconds), jobs: count },
+    };
   }
   return {
     id: 'throughput',

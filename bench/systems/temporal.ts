@@ -13,7 +13,11 @@ import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
 export const CAPS = { total: 10, manim: 4 };
 
-export function temporalSystem(env: TestWorkflowEnvironment, id: SystemId, pollIntervalMs: number): SystemFactory {
+export function temporalSystem(
+  env: TestWorkflowEnvironment,
+  id: SystemId,
+  pollIntervalMs: number,
+): SystemFactory {
   return {
     id,
     async start(ctx: StartContext): Promise<SystemRun> {

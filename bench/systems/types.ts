@@ -3,7 +3,13 @@ import type { Renderer } from '../../src/shared/constants';
 import type { BenchJob } from '../lib/jobs';
 import type { BenchDb } from '../lib/infra';
 
-export const SYSTEM_IDS = ['temporal-1s', 'temporal-100ms', 'old-poller-60s', 'old-poller-1s', 'bullmq'] as const;
+export const SYSTEM_IDS = [
+  'temporal-1s',
+  'temporal-100ms',
+  'old-poller-60s',
+  'old-poller-1s',
+  'bullmq',
+] as const;
 export type SystemId = (typeof SYSTEM_IDS)[number];
 
 export const SYSTEM_LABELS: Record<SystemId, string> = {

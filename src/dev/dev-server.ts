@@ -30,6 +30,31 @@ export async function freePort(preferred = 0): Promise<number> {
   return (preferred ? await tryPort(preferred) : undefined) ?? (await tryPort(0))!;
 }
 
+/** Command line of `temporal server start-dev` as every server the project starts uses it. */
+export function devServerArgs(opts: {
+  port: number;
+  uiPort: number;
+  dbFile: string;
+  logLevel?: string;
+}): string[] {
+  return [
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+    '--db-filename',
+    opts.dbFile,
+    '--log-level',
+    opts.logLevel ?? 'error',
+    ...devServerExtraArgs(),
+    ...searchAttributeFlags(),
+  ];
+}
+
 export async function startDevServer(opts: {
   dbFile: string;
   port?: number;
@@ -38,26 +63,9 @@ export async function startDevServer(opts: {
 }) {
   const port = await freePort(opts.port ?? 7233);
   const uiPort = await freePort(opts.uiPort ?? port + 1000);
-  const child = spawn(
-    TEMPORAL_CLI_PATH,
-    [
-      'server',
-      'start-dev',
-      '--ip',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--ui-port',
-      String(uiPort),
-      '--db-filename',
-      opts.dbFile,
-      '--log-level',
-      'error',
-      ...devServerExtraArgs(),
-      ...searchAttributeFlags(),
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const child = spawn(TEMPORAL_CLI_PATH, devServerArgs({ port, uiPort, dbFile: opts.dbFile }), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);

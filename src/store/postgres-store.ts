@@ -2,26 +2,18 @@
  * JobStore over a direct Postgres connection (pg Pool) or embedded PGlite. A thin transport:
  * every rule about job state lives in the SQL of supabase/migrations.
  */
-import { z } from 'zod';
 import { JOB_STATUSES, PRIORITIES, RENDERERS } from '../shared/constants';
-import {
-  describeZodError,
-  JobStatusSchema,
-  JobTransitionSchema,
-  PrioritySchema,
-  QueueStatsSchema,
-  RendererSchema,
-} from '../shared/job-schema';
+import { describeZodError, JobTransitionSchema, QueueStatsSchema } from '../shared/job-schema';
 import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
 import { JobStoreConstraintError } from './job-store';
 import type { JobListFilter, JobStore, QueuedJobInsert, TransitionOutcome } from './job-store';
+import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
 import type { Queryable } from './migrate';
 
 const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload, retry_count, progress,
   error, result, queue_position, estimated_wait_seconds, workflow_id, sync_seq, created_at,
   started_at, completed_at, updated_at`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface JobDbRow {
   id: string;
@@ -154,8 +146,8 @@ export function constraintErrorFromDb(error: unknown): JobStoreConstraintError |
       return make(column ? `${column} is required` : message);
     case '23505':
       return make(constraint === 'jobs_pkey' ? 'a job with this id already exists' : message);
+    // 22P05: a NUL in text or jsonb; no retry can store it, so it must not be retried as an outage.
     case '22P02':
-    // A NUL in text or jsonb: no retry can store it, so it must not be retried as an outage.
     case '22P05':
       return make(`invalid value: ${message}`);
     case 'P0002':
@@ -165,23 +157,8 @@ export function constraintErrorFromDb(error: unknown): JobStoreConstraintError |
   }
 }
 
-function invalidInput(message: string): JobStoreConstraintError {
-  return new JobStoreConstraintError(message, undefined);
-}
 
-function requireUuid(field: string, value: string): void {
-  if (!UUID.test(value)) throw invalidInput(`${field} must be a uuid, got ${JSON.stringify(value)}`);
-}
 
-const ListFilterSchema = z
-  .object({
-    status: JobStatusSchema.optional(),
-    priority: PrioritySchema.optional(),
-    renderer: RendererSchema.optional(),
-    limit: z.number().int().min(1).max(500).optional(),
-    beforeCreatedAt: z.iso.datetime({ offset: true }).optional(),
-  })
-  .strict();
 
 /** Validates `get_queue_stats()` output (jsonb: an object from pg/PGlite/PostgREST, text from some drivers). */
 export function parseQueueStats(raw: unknown): QueueStats {

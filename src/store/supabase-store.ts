@@ -9,17 +9,11 @@
  */
 import { createClient } from '@supabase/supabase-js';
 import type { SupabaseClient, SupabaseClientOptions } from '@supabase/supabase-js';
-import { z } from 'zod';
-import {
-  describeZodError,
-  JobStatusSchema,
-  JobTransitionSchema,
-  PrioritySchema,
-  RendererSchema,
-} from '../shared/job-schema';
+import { describeZodError, JobTransitionSchema } from '../shared/job-schema';
 import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
-import { JobStoreConstraintError } from './job-store';
+import type { JobStoreConstraintError } from './job-store';
 import type { JobListFilter, JobStore, QueuedJobInsert, TransitionOutcome } from './job-store';
+import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
 import { constraintErrorFromDb, jobRowFromDb, parseQueueStats, queueConfigFromDb } from './postgres-store';
 import type { JobDbRow } from './postgres-store';
 
@@ -28,7 +22,6 @@ const JOB_COLUMNS =
   'id,user_id,job_type,priority,renderer,status,payload,retry_count,progress,error,result,queue_position,' +
   'estimated_wait_seconds,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Per request: long enough for a slow transition under load, short enough that a hung sync retries. */
 export const SUPABASE_REQUEST_TIMEOUT_MS = 10_000;
@@ -50,23 +43,8 @@ interface PostgrestErrorBody {
   hint?: string | null;
 }
 
-const ListFilterSchema = z
-  .object({
-    status: JobStatusSchema.optional(),
-    priority: PrioritySchema.optional(),
-    renderer: RendererSchema.optional(),
-    limit: z.number().int().min(1).max(500).optional(),
-    beforeCreatedAt: z.iso.datetime({ offset: true }).optional(),
-  })
-  .strict();
 
-function invalidInput(message: string): JobStoreConstraintError {
-  return new JobStoreConstraintError(message, undefined);
-}
 
-function requireUuid(field: string, value: string): void {
-  if (!UUID.test(value)) throw invalidInput(`${field} must be a uuid, got ${JSON.stringify(value)}`);
-}
 
 type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>['realtime']>['transport']>;
 

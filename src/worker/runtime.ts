@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
+import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import { CapacityLimiter } from '../capacity/capacity-limiter';
 import { LiveQueueConfig } from '../capacity/live-config';
@@ -29,6 +30,22 @@ import type { WorkerSet } from './create-workers';
 
 /** The SDK Runtime's own Prometheus exporter; only our metrics server (METRICS_PORT) reads it. */
 export const SDK_METRICS_ADDRESS = '127.0.0.1:9465';
+
+/**
+ * Routes the SDK's logs (workflow, activity, worker) through our JSON logger, and turns on the
+ * SDK's Prometheus exporter when metrics are wanted. Once per process, before any connection.
+ */
+export function installRuntime(env: Pick<Env, 'LOG_LEVEL' | 'METRICS_PORT'>, logger: JsonLogger): void {
+  Runtime.install({
+    logger: new DefaultLogger(env.LOG_LEVEL, (entry) => logger.log(entry.level, entry.message, entry.meta)),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      ...(env.METRICS_PORT === undefined
+        ? {}
+        : { metrics: { prometheus: { bindAddress: SDK_METRICS_ADDRESS, useSecondsForDurations: true } } }),
+    },
+  });
+}
 
 export interface WorkerRuntime {
   client: Client;

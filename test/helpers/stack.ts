@@ -40,7 +40,7 @@ export interface ConfigLogLine {
   message: string;
 }
 
-/** Live config wired the way src/worker.ts wires it, with a clock and a read the test controls. */
+/** Live config wired the way src/worker/runtime.ts wires it, with a clock and a read the test controls. */
 export interface StackLiveConfigOptions {
   /** The clock peak hours are judged by; the real one by default. */
   now?: () => Date;
@@ -75,7 +75,8 @@ export async function startStack(
     sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
   }
   const configLog: ConfigLogLine[] = [];
-  let limiter: CapacityLimiter | undefined;
+  // Config changes reach the limiter once it exists, exactly as src/worker/runtime.ts wires them.
+  const wired: { limiter?: CapacityLimiter } = {};
   let liveConfig: LiveQueueConfig | undefined;
   if (opts.liveConfig) {
     const { now, intervalMs, read } = opts.liveConfig;
@@ -87,12 +88,13 @@ export async function startStack(
         info: (message) => configLog.push({ level: 'info', message }),
         warn: (message) => configLog.push({ level: 'warn', message }),
       },
-      onChange: (caps) => limiter?.setCaps({ total: caps.total, manim: caps.manim }),
+      onChange: (caps) => wired.limiter?.setCaps({ total: caps.total, manim: caps.manim }),
     });
     await liveConfig.start();
   }
   const initialCaps = liveConfig ? liveConfig.caps() : (opts.caps ?? { total: 10, manim: 4 });
-  limiter = new CapacityLimiter({ caps: { total: initialCaps.total, manim: initialCaps.manim } });
+  const limiter = new CapacityLimiter({ caps: { total: initialCaps.total, manim: initialCaps.manim } });
+  wired.limiter = limiter;
   const workers = await createWorkerSet({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',

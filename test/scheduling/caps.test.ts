@@ -1,7 +1,7 @@
 /**
  * Render caps on the real dev server, counted where they matter: renders in flight at the
  * renderer simulators. Caps come from the real `job_queue_config` row through LiveQueueConfig,
- * wired to the limiter exactly as src/worker.ts does, with a clock the test moves.
+ * wired to the limiter exactly as src/worker/runtime.ts does, with a clock the test moves.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -102,8 +102,8 @@ test('12 Manim jobs: never more than 4 Manim renders in flight, and exactly 4 wh
  * (one per render queue, RENDER_WORKER_POLLERS) against the total, because Core reserves before it
  * polls. With the Manim queue empty its poller parks one slot, so general renders top out at
  * total - 1 and "reach the total" would never hold. With both queues backlogged every reservation
- * turns into a render at once: Manim sits at its own cap (4) and its poller reserves nothing more,
- * general takes the rest. 10 Manim + 20 general leaves a backlog in both queues at 10 and at 15.
+ * turns into a render at once (how the total splits between the queues depends on which poller
+ * reserved first), Manim never above its own cap. 10 Manim + 20 general leaves a backlog in both queues at 10 and at 15.
  */
 test('30 mixed jobs: in flight never above 10 off-peak, reaches and never exceeds 15 in peak hours, Manim at most 4', async () => {
   clock = OFF_PEAK;
@@ -118,15 +118,19 @@ test('30 mixed jobs: in flight never above 10 off-peak, reaches and never exceed
 
   await watch.until('10 renders in flight off-peak', (w) => w.current().total === 10);
   await sleep(SETTLE_MS);
-  expect(watch.current()).toEqual({ total: 10, manim: 4, general: 6 });
-  expect(watch.peak()).toEqual({ total: 10, manim: 4, general: 6 });
+  // How the 10 split between the queues depends on which poller reserved first; the caps don't.
+  expect(watch.current().total).toBe(10);
+  expect(watch.peak().total).toBe(10);
+  expect(watch.peak().manim).toBeLessThanOrEqual(4);
 
   // Peak hours start: the next refresh re-evaluates the clock, raises the caps, wakes the pollers.
   clock = PEAK;
   await watch.until('15 renders in flight in peak hours', (w) => w.current().total === 15);
   await sleep(SETTLE_MS);
   expect(stack.limiter.getCaps()).toEqual({ total: 15, manim: 4 });
-  expect(watch.current()).toEqual({ total: 15, manim: 4, general: 11 });
+  expect(watch.current().total).toBe(15);
+  expect(watch.peak().total).toBe(15);
+  expect(watch.peak().manim).toBeLessThanOrEqual(4);
 
   // Drain: renders finish on their own now, the rest start as slots free; the caps still hold.
   for (const sim of Object.values(stack.sims)) sim.release();

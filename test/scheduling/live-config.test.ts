@@ -1,12 +1,13 @@
 /**
  * `job_queue_config` changes at run time, seen where they matter: renders in flight at the
  * renderer simulators. Each test runs its own stack (fresh database, LiveQueueConfig wired to the
- * limiter as src/worker.ts does) on one dev server, with a short refresh interval.
+ * limiter as src/worker/runtime.ts does) on one dev server, with a short refresh interval.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Pool } from 'pg';
 import { submitJob } from '../../src/client/submit';
+import { renderJobWorkflowId } from '../../src/shared/constants';
 import { queueConfigFromDb } from '../../src/store/postgres-store';
 import { devServerEnv, eventually } from '../helpers/temporal';
 import { startStack, watchRenders } from '../helpers/stack';
@@ -55,14 +56,12 @@ async function submitMixed(s: Stack, manim: number, general: number): Promise<st
 const inFlightJobIds = (s: Stack): string[] =>
   Object.values(s.sims).flatMap((sim) => sim.stats().inFlightJobIds);
 
-const jobWorkflowId = (jobId: string): string => `render-job-${jobId}`;
-
 /** Releases the oldest render in flight and waits until its job has finished (its slot is free). */
 async function releaseOne(s: Stack): Promise<void> {
   const jobId = inFlightJobIds(s)[0];
   if (!jobId) throw new Error('nothing in flight to release');
   for (const sim of Object.values(s.sims)) sim.release(jobId);
-  await env.client.workflow.getHandle(jobWorkflowId(jobId)).result();
+  await env.client.workflow.getHandle(renderJobWorkflowId(jobId)).result();
 }
 
 type ConfigColumns = Record<string, string | number>;
@@ -125,8 +124,9 @@ test('lowering max_concurrent_renders 10 -> 3 starts nothing until fewer than 3 
   const raisedAt = Date.now();
   await w.until('a waiting render to start after the raise', (x) => x.starts.length > startsBeforeRaise);
   const waitedMs = Date.now() - raisedAt;
-  // One interval, plus a little for the poll and the HTTP call that follow the refresh.
-  expect(waitedMs).toBeLessThan(intervalMs + 400);
+  // One interval, plus slack for the poll and HTTP call after the refresh on a loaded 2-core machine
+  // (the default interval is 15 s, so this still tells a refresh-driven start from any other).
+  expect(waitedMs).toBeLessThan(intervalMs + 750);
   await w.until('10 renders in flight again', (x) => x.current().total === 10);
   await sleep(SETTLE_MS);
   expect(w.current().total).toBe(10);

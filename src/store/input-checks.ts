@@ -1,0 +1,25 @@
+/** Checks both store adapters make before a call leaves the process: same rules, same messages. */
+import { z } from 'zod';
+import { JobStatusSchema, PrioritySchema, RendererSchema } from '../shared/job-schema';
+import { JobStoreConstraintError } from './job-store';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const ListFilterSchema = z
+  .object({
+    status: JobStatusSchema.optional(),
+    priority: PrioritySchema.optional(),
+    renderer: RendererSchema.optional(),
+    limit: z.number().int().min(1).max(500).optional(),
+    beforeCreatedAt: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+/** Bad input is a rule refusal, not an outage: callers must not retry it. */
+export function invalidInput(message: string): JobStoreConstraintError {
+  return new JobStoreConstraintError(message, undefined);
+}
+
+export function requireUuid(field: string, value: string): void {
+  if (!UUID.test(value)) throw invalidInput(`${field} must be a uuid, got ${JSON.stringify(value)}`);
+}
