@@ -14,7 +14,6 @@ const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload,
   error, result, queue_position, estimated_wait_seconds, workflow_id, sync_seq, created_at,
   started_at, completed_at, updated_at`;
 
-
 export interface JobDbRow {
   id: string;
   user_id: string | null;
@@ -156,9 +155,6 @@ export function constraintErrorFromDb(error: unknown): JobStoreConstraintError |
       return undefined;
   }
 }
-
-
-
 
 /** Validates `get_queue_stats()` output (jsonb: an object from pg/PGlite/PostgREST, text from some drivers). */
 export function parseQueueStats(raw: unknown): QueueStats {

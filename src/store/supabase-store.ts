@@ -22,7 +22,6 @@ const JOB_COLUMNS =
   'id,user_id,job_type,priority,renderer,status,payload,retry_count,progress,error,result,queue_position,' +
   'estimated_wait_seconds,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
 
-
 /** Per request: long enough for a slow transition under load, short enough that a hung sync retries. */
 export const SUPABASE_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -42,9 +41,6 @@ interface PostgrestErrorBody {
   details?: string | null;
   hint?: string | null;
 }
-
-
-
 
 type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>['realtime']>['transport']>;
 
