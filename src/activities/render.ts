@@ -89,11 +89,13 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       progress: reporter,
     };
 
-    await reporter.started();
+    // Told in parallel with the submit: the render's start must not wait for the signal's round trip.
+    const startReported = reporter.started();
     let renderId: string | undefined;
     try {
       const resumed = await resume(run);
       renderId = resumed?.renderId ?? (await submit(run));
+      await startReported; // before any progress report, so the workflow sees them in order
       return await poll(run, renderId, resumed?.status);
     } catch (error) {
       if (ctx.cancellationSignal.aborted) throw await onCancelled(run, renderId, error);
