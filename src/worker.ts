@@ -26,6 +26,7 @@ if (require.main === module) {
   installRuntime(env, logger);
   runWorker(env, logger).catch((err: unknown) => {
     logger.error('worker failed', { error: err instanceof Error ? err.message : String(err) });
-    process.exitCode = 1;
+    // Exit now: the installed SDK Runtime keeps the process alive (and takes SIGTERM) without workers.
+    process.exit(1);
   });
 }

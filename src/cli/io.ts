@@ -43,8 +43,7 @@ function classify(err: unknown): { code: number; message: string } {
 
 /** Messages echo arguments: escape control characters so none reaches the terminal raw (newlines, escapes). */
 function printable(text: string): string {
-  return text.replace(
-    /[\u0000-\u001f\u007f-\u009f]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  const control = /[\u0000-\u001f\u007f-\u009f]/g;
+  return text.replace(control, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

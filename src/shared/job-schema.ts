@@ -64,6 +64,7 @@ export const PayloadSchema = z.record(z.string(), z.unknown()).superRefine((payl
 });
 
 /** Text PostgreSQL's jsonb cannot store: NUL, and a UTF-16 surrogate without its pair. */
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Path of the first unstorable key or string; keys JSON-escaped so the error stays one printable line. */

@@ -298,6 +298,7 @@ describe('the CLI', () => {
         expect(lines).toHaveLength(1);
         expect(lines[0]!.replace(/^render-queue \w+: /, '')).toMatch(names);
         // No raw control character reaches the terminal (no newlines, no escape sequences).
+        // eslint-disable-next-line no-control-regex -- finding control characters is the point
         expect(lines[0]).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
       }),
       { numRuns: 100 },

@@ -20,7 +20,7 @@ import { devServerEnv, eventually } from '../helpers/temporal';
 import { leaks } from './helpers/secret-scan';
 import { startTcpProxy } from './helpers/tcp-proxy';
 import type { TcpProxy } from './helpers/tcp-proxy';
-import { prebuiltBundle, spawnWorker } from './helpers/worker-process';
+import { prebuiltBundle, removePrebuiltBundle, spawnWorker } from './helpers/worker-process';
 import type { WorkerProcess } from './helpers/worker-process';
 
 const DB_PASSWORD = `RQ-FAKE-DB-PASSWORD-${randomBytes(6).toString('hex')}`;
@@ -86,6 +86,7 @@ maybe('secrets', () => {
   }, 120_000);
 
   afterAll(async () => {
+    removePrebuiltBundle();
     await viaSupabase?.kill('SIGKILL');
     await viaPostgres?.kill('SIGKILL');
     for (const sim of Object.values(sims)) await sim.close();
@@ -193,17 +194,30 @@ maybe('secrets', () => {
       SUPABASE_URL: 'http://127.0.0.1:1',
       SUPABASE_SERVICE_ROLE_KEY: secrets.serviceRoleKey!,
     });
-    const [db, supabase] = await Promise.all([badDb.exited, badSupabase.exited]);
-    expect(db.code).not.toBe(0);
-    expect(supabase.code).not.toBe(0);
-    expect(badDb.output()).toMatch(/rq_no_such_database/);
-    expect(badSupabase.output()).toMatch(/cannot open Supabase store 127\.0\.0\.1:1/);
-    expect(
-      leaks(secrets, {
-        'failed Postgres start-up': badDb.output(),
-        'failed Supabase start-up': badSupabase.output(),
-      }),
-    ).toEqual([]);
+    try {
+      // Within seconds, on its own: a worker without a store must not linger as a live process.
+      const within = (worker: WorkerProcess) =>
+        Promise.race([
+          worker.exited,
+          new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000).unref()),
+        ]);
+      const [db, supabase] = await Promise.all([within(badDb), within(badSupabase)]);
+      expect(db).toEqual({ code: 1, signal: null });
+      expect(supabase).toEqual({ code: 1, signal: null });
+      expect(badDb.output()).toMatch(
+        /"msg":"worker failed","error":"cannot open database postgres:\/\/postgres:\[redacted\]@127\.0\.0\.1:5432\/rq_no_such_database/,
+      );
+      expect(badSupabase.output()).toMatch(/cannot open Supabase store 127\.0\.0\.1:1/);
+      expect(
+        leaks(secrets, {
+          'failed Postgres start-up': badDb.output(),
+          'failed Supabase start-up': badSupabase.output(),
+        }),
+      ).toEqual([]);
+    } finally {
+      await badDb.kill('SIGKILL');
+      await badSupabase.kill('SIGKILL');
+    }
   }, 60_000);
 
   test('the CLI’s config and queue outputs, and its errors, carry no secret', async () => {

@@ -4,9 +4,9 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../../../src/dev/tool-paths';
 import { workflowBundle } from '../../../src/worker/create-workers';
 
@@ -29,9 +29,15 @@ let bundlePath: string | undefined;
 export async function prebuiltBundle(): Promise<string> {
   if (!bundlePath) {
     bundlePath = join(mkdtempSync(join(tmpdir(), 'rq-bundle-')), 'workflows.js');
-    writeFileSync(bundlePath, (await workflowBundle()).code as string);
+    writeFileSync(bundlePath, ((await workflowBundle()) as { code: string }).code);
   }
   return bundlePath;
+}
+
+/** Removes the prebuilt bundle (call from afterAll). */
+export function removePrebuiltBundle(): void {
+  if (bundlePath) rmSync(dirname(bundlePath), { recursive: true, force: true });
+  bundlePath = undefined;
 }
 
 /** Starts `node --import tsx src/worker.ts`: one process, so its pid is the worker's own. */
