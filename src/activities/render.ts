@@ -155,6 +155,9 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       1000 * LIMITS.renderHeartbeatTimeoutSeconds;
     let lastAnswerAt = Date.now();
     let status = first;
+    // Short renders are noticed fast, long ones cost one request per interval: start at 1/8 of the
+    // interval and double up to it.
+    let delay = Math.max(1, Math.round(pollIntervalMs / 8));
     for (;;) {
       if (status) {
         const progress = status.progress ?? null;
@@ -168,7 +171,8 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
         if (status.status === 'completed') return completed(run, renderId, status);
         if (status.status === 'failed') throw renderFailed(run, renderId, status);
       }
-      await run.ctx.sleep(pollIntervalMs);
+      await run.ctx.sleep(delay);
+      delay = Math.min(delay * 2, pollIntervalMs);
       try {
         status = await run.renderer.status(renderId, run.ctx.cancellationSignal);
         lastAnswerAt = Date.now();
