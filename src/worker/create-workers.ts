@@ -76,9 +76,17 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
   const workers: Worker[] = [];
   const bundle = roles.workflows.length ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
 
+  const readModel = createReadModelActivities({ store: options.store });
   for (const priority of roles.workflows) {
     workers.push(
-      await Worker.create({ ...common, taskQueue: WORKFLOW_TASK_QUEUE[priority], workflowBundle: bundle }),
+      await Worker.create({
+        ...common,
+        taskQueue: WORKFLOW_TASK_QUEUE[priority],
+        workflowBundle: bundle,
+        // The render policy is read as a local activity inside the job's first workflow task.
+        activities: { loadRenderPolicy: readModel.loadRenderPolicy },
+        enableNonLocalActivities: false,
+      }),
     );
   }
   if (roles.sync) {
@@ -87,7 +95,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         ...common,
         taskQueue: SYNC_TASK_QUEUE,
         activities: {
-          ...createReadModelActivities({ store: options.store }),
+          ...readModel,
           ...createIntakeActivities({ store: options.store, client: options.client }),
         },
         maxConcurrentActivityTaskExecutions: 20,
