@@ -33,6 +33,7 @@ export type {
   RenderOutcome,
   RenderProgressUpdate,
 } from '../renderers/contract';
+import { withTimeout } from '../util/with-timeout';
 
 export interface RenderActivityDeps {
   renderers: Record<Renderer, RendererAdapter>;
@@ -280,21 +281,13 @@ class ProgressReporter {
 
   private async send(phase: RenderProgressUpdate['phase'], progress: number | null): Promise<void> {
     const timeoutMs = this.deps.progressReportTimeoutMs ?? DEFAULT_PROGRESS_REPORT_TIMEOUT_MS;
-    let timer: NodeJS.Timeout | undefined;
     try {
+      // The async wrapper turns a synchronous throw of the reporter into a rejection too.
       const report = (async () =>
         this.deps.reportProgress({ workflowId: this.workflowId, attempt: this.attempt, phase, progress }))();
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`progress report timed out after ${timeoutMs} ms`)),
-          timeoutMs,
-        );
-      });
-      await Promise.race([report, timeout]);
+      await withTimeout(report, timeoutMs, `progress report timed out after ${timeoutMs} ms`);
     } catch (error) {
       this.log.warn('progress report failed', { ...this.fields, phase, error: message(error) });
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

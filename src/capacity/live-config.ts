@@ -6,6 +6,7 @@
 import { DEFAULT_QUEUE_CONFIG, LIMITS } from '../shared/constants';
 import { QueueConfigSchema, type QueueConfig } from '../shared/job-schema';
 import { assertValidTimeZone, effectiveCaps, type EffectiveCaps } from './peak-hours';
+import { withTimeout } from '../util/with-timeout';
 
 export interface ConfigLogger {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -179,20 +180,11 @@ export class LiveQueueConfig {
   }
 
   private async readWithTimeout(): Promise<Record<string, unknown>> {
-    let timeout: ReturnType<typeof setTimeout> | undefined;
-    try {
-      return await Promise.race([
-        this.opts.read(),
-        new Promise<never>((_, reject) => {
-          timeout = setTimeout(
-            () => reject(new Error(`no answer within ${this.readTimeoutMs} ms`)),
-            this.readTimeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timeout);
-    }
+    return await withTimeout(
+      this.opts.read(),
+      this.readTimeoutMs,
+      `no answer within ${this.readTimeoutMs} ms`,
+    );
   }
 
   private apply(next: QueueConfig): void {

@@ -1,6 +1,7 @@
 /** Connections to Temporal with a bounded wait and one clear line when the server is not there. */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { withTimeout } from '../util/with-timeout';
 
 export class UnreachableError extends Error {
   override name = 'UnreachableError';
@@ -21,18 +22,14 @@ export async function connectWorker(
   address: string,
   timeoutMs = CONNECT_TIMEOUT_MS,
 ): Promise<NativeConnection> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
+    return await withTimeout(
       NativeConnection.connect({ address }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+      timeoutMs,
+      `no answer within ${timeoutMs} ms`,
+    );
   } catch (err) {
     throw unreachable(address, err);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

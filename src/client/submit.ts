@@ -11,6 +11,7 @@ import type { RenderJobInput } from '../shared/job-schema';
 import { jobStateQuery } from '../shared/messages';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobState } from '../shared/messages';
+import { withTimeout } from '../util/with-timeout';
 
 /** Bad input from a submitter: the message names the field. Nothing was started. */
 export class InvalidSubmissionError extends Error {
@@ -111,7 +112,11 @@ export async function getJobStatus(
   }
   let state: JobState | null = null;
   try {
-    state = await withTimeout(handle.query(jobStateQuery), opts.queryTimeoutMs ?? 5000);
+    state = await withTimeout(
+      handle.query(jobStateQuery),
+      opts.queryTimeoutMs ?? 5000,
+      'status query timed out',
+    );
   } catch {
     state = null; // no worker answering right now: the read model still has the last state
   }
@@ -132,14 +137,4 @@ export async function cancelJob(
     if (err instanceof WorkflowNotFoundError) return 'not-found';
     throw err;
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

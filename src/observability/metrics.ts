@@ -18,6 +18,7 @@ import { JOB_STATUSES, PRIORITIES, RENDERERS } from '../shared/constants';
 import type { JobStatus, Priority } from '../shared/constants';
 import type { JobStore } from '../store/job-store';
 import type { Queryable } from '../store/migrate';
+import { withTimeout } from '../util/with-timeout';
 
 /** What the read model says about the queue, sampled at scrape time. */
 export interface QueueStatsSample {
@@ -203,7 +204,11 @@ function sharedSampler(
   return () => {
     if (!read) return Promise.resolve(undefined);
     if (!last || Date.now() - last.at > QUEUE_STATS_MAX_AGE_MS) {
-      const sample = withTimeout(read(), QUEUE_STATS_TIMEOUT_MS, 'read-model stats query').catch(() => {
+      const sample = withTimeout(
+        read(),
+        QUEUE_STATS_TIMEOUT_MS,
+        `read-model stats query timed out after ${QUEUE_STATS_TIMEOUT_MS} ms`,
+      ).catch(() => {
         onError();
         return undefined;
       });
@@ -211,14 +216,6 @@ function sharedSampler(
     }
     return last.sample;
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
