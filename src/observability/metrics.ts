@@ -4,7 +4,8 @@
  *
  * Gauges that describe state (read model, limiter, peak hours) are computed when scraped, from
  * sources handed in once, so they are never stale and no timer has to keep them up to date.
- * Counters and the duration histogram are fed by an activity interceptor on the render Workers.
+ * Counters and the duration and wait histograms are fed by an activity interceptor on the render
+ * Workers.
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
@@ -14,7 +15,7 @@ import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LimiterSnapshot } from '../capacity/capacity-limiter';
-import { JOB_STATUSES, PRIORITIES, RENDERERS } from '../shared/constants';
+import { JOB_STATUSES, PRIORITIES, PRIORITY_KEY, RENDERERS } from '../shared/constants';
 import type { JobStatus, Priority } from '../shared/constants';
 import type { JobStore } from '../store/job-store';
 import type { Queryable } from '../store/migrate';
@@ -46,6 +47,7 @@ export interface RenderMetrics {
   capacityCap: Gauge<'kind'>;
   peakHours: Gauge;
   renderDuration: Histogram<'renderer'>;
+  queueWait: Histogram<'renderer' | 'priority'>;
   renderAttempts: Counter<'renderer' | 'outcome'>;
   retries: Counter<'renderer'>;
   syncLag: Gauge;
@@ -59,6 +61,9 @@ export interface RenderMetrics {
 
 /** Renders take 5 s to 15 min; finer buckets where most of them land (under 5 min). */
 export const RENDER_DURATION_BUCKETS = [5, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 750, 900];
+
+/** Waits run from well under a second (free slots) to an hour or more (a backlog). */
+export const QUEUE_WAIT_BUCKETS = [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 900, 1800, 3600];
 
 /** A read-model query must not hold a scrape (Prometheus times out at 10 s by default). */
 const QUEUE_STATS_TIMEOUT_MS = 3_000;
@@ -155,6 +160,17 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
     buckets: RENDER_DURATION_BUCKETS,
     registers: [registry],
   });
+  // The old plan's "wait time" (p50/p95 on the dashboard): how long a job waited for a render
+  // slot. It runs from the render's first scheduling, which happens in the job's first workflow
+  // task right after the submission was accepted, to the start of its first attempt. Retries are
+  // left out: what they wait is mostly the configured retry interval, not the queue.
+  const queueWait = new Histogram({
+    name: 'render_queue_wait_seconds',
+    help: "Seconds from a job's render being scheduled to its first attempt starting",
+    labelNames: ['renderer', 'priority'],
+    buckets: QUEUE_WAIT_BUCKETS,
+    registers: [registry],
+  });
   const renderAttempts = new Counter({
     name: 'render_queue_render_attempts_total',
     help: 'Render attempts by how they ended: completed, failed (for good), retried, cancelled',
@@ -176,6 +192,7 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
     capacityCap,
     peakHours,
     renderDuration,
+    queueWait,
     renderAttempts,
     retries,
     syncLag,
@@ -304,7 +321,12 @@ function rendererLabel(input: unknown): string {
     : 'unknown';
 }
 
-/** Feeds attempt outcomes, durations and retries; add it to the render Workers' `interceptors.activity`. */
+/** The priority a task carries (activities inherit the workflow's priority key), by name. */
+function priorityLabel(priorityKey: number | undefined): string {
+  return PRIORITIES.find((p) => PRIORITY_KEY[p] === priorityKey) ?? 'unknown';
+}
+
+/** Feeds attempt outcomes, durations, retries and queue waits; add it to the render Workers' `interceptors.activity`. */
 export function renderMetricsInterceptor(
   metrics: RenderMetrics,
   activityType = 'render',
@@ -315,6 +337,14 @@ export function renderMetricsInterceptor(
         if (ctx.info.activityType !== activityType) return next(input);
         const renderer = rendererLabel(input.args[0]);
         if (ctx.info.attempt > 1) metrics.retries.inc({ renderer });
+        else {
+          // The scheduled time is the server's clock: a worker clock behind it must not yield < 0.
+          const waited = Math.max(0, (Date.now() - ctx.info.scheduledTimestampMs) / 1000);
+          metrics.queueWait.observe(
+            { renderer, priority: priorityLabel(ctx.info.priority?.priorityKey) },
+            waited,
+          );
+        }
         const started = performance.now();
         const seconds = () => (performance.now() - started) / 1000;
         try {

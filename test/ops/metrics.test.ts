@@ -233,10 +233,11 @@ describe('render metrics interceptor', () => {
     attempt: number,
     body: () => Promise<unknown>,
     cancel?: (env: MockActivityEnvironment) => void,
+    info: { scheduledTimestampMs?: number; priority?: { priorityKey: number } } = {},
   ): Promise<RenderMetrics> {
     const metrics = createRenderMetrics(new Registry());
     const env = new MockActivityEnvironment(
-      { activityType: 'render', attempt, retryPolicy: policy },
+      { activityType: 'render', attempt, retryPolicy: policy, ...info },
       { interceptors: [renderMetricsInterceptor(metrics)], logger: new DefaultLogger('ERROR') },
     );
     const run = env.run(async (_input: unknown) => {
@@ -291,5 +292,27 @@ describe('render metrics interceptor', () => {
       env.cancel('TIMED_OUT', new ActivityCancellationDetails({ timedOut: true })),
     );
     expect(await counts(timedOut)).toEqual({ 'manim/retried': 1 });
+  });
+
+  test("a job's first attempt records how long it waited since its render was scheduled, by priority", async () => {
+    const waits = async (metrics: RenderMetrics) =>
+      Object.fromEntries(
+        (await metrics.queueWait.get()).values
+          .filter((v) => v.metricName === 'render_queue_wait_seconds_sum')
+          .map((v) => [`${v.labels.renderer}/${v.labels.priority}`, v.value]),
+      );
+    const ok = () => Promise.resolve({ videoUrl: 'https://cdn.example/v.mp4' });
+    const scheduledTimestampMs = Date.now() - 42_000;
+
+    const first = await runAttempt(1, ok, undefined, { scheduledTimestampMs, priority: { priorityKey: 1 } });
+    const [wait] = Object.values(await waits(first));
+    expect(Object.keys(await waits(first))).toEqual(['manim/high']);
+    expect(wait).toBeGreaterThanOrEqual(42);
+    expect(wait).toBeLessThan(60);
+    // A retry waits out the retry interval, not the queue: not a queue wait.
+    expect(await waits(await runAttempt(2, ok, undefined, { scheduledTimestampMs }))).toEqual({});
+    // A server clock ahead of the worker's never yields a negative wait; no priority is 'unknown'.
+    const ahead = await runAttempt(1, ok, undefined, { scheduledTimestampMs: Date.now() + 5_000 });
+    expect(await waits(ahead)).toEqual({ 'manim/unknown': 0 });
   });
 });
