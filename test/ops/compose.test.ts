@@ -1,14 +1,15 @@
 /**
  * The production packaging as Docker Compose sees it (`docker-compose config`, no engine needed):
  * services, ports, a non-root worker, the dynamic config that turns priority matching on with one
- * partition per render queue; and the Dockerfile's shape. `docker-compose` comes from Debian
+ * partition per render queue, the monitoring profile (Prometheus scraping every worker replica,
+ * Alertmanager, Grafana provisioned with the dashboard); and the Dockerfile's shape. `docker-compose` comes from Debian
  * (`node scripts/setup.mjs --with-compose`); without it the compose checks are skipped, except
  * under CI where they must run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix, relative } from 'node:path';
 import { parse } from 'yaml';
 import { EnvSchema, loadEnv } from '../../src/config/env';
 import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/dev/tool-paths';
@@ -33,9 +34,13 @@ const composeTest = hasCompose || onCi ? test : test.skip;
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
+  expose?: (string | number)[];
+  command?: string[];
+  secrets?: (string | { source: string })[];
   user?: string;
   ports?: (string | { published?: string | number; target?: number })[];
-  volumes?: (string | { source?: string; target?: string })[];
+  volumes?: (string | { source?: string; target?: string; read_only?: boolean })[];
   environment?: Record<string, string | null>;
   depends_on?: Record<string, { condition?: string }>;
   entrypoint?: string[];
@@ -45,11 +50,19 @@ interface ComposeService {
   env_file?: unknown;
 }
 
-/** Runs `docker-compose config` on a copy of the files, with .env made from .env.example. */
-function composeConfig(): { services: Record<string, ComposeService>; dir: string } {
+interface ComposeConfig {
+  services: Record<string, ComposeService>;
+  secrets?: Record<string, { file?: string }>;
+}
+
+/**
+ * Runs `docker-compose [--profile P] config` on a copy of the files, with .env made from
+ * .env.example. Host paths in the answer point into the copy: `dir` says where that was.
+ */
+function composeConfig(profile?: string): ComposeConfig & { dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rq-compose-'));
   try {
-    for (const entry of [COMPOSE_FILE, 'deploy', 'Dockerfile'])
+    for (const entry of [COMPOSE_FILE, 'deploy', 'docs', 'Dockerfile'])
       cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
     cpSync(join(ROOT, '.env.example'), join(dir, '.env'));
     const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
@@ -62,9 +75,9 @@ function composeConfig(): { services: Record<string, ComposeService>; dir: strin
         stdio: ['ignore', 'pipe', 'pipe'],
       });
     // Both Compose v1 (Debian bookworm's 1.29) and v2 print YAML; v1 has no --format flag.
-    const text = run(['config']);
-    const config = parse(text) as { services: Record<string, ComposeService> };
-    return { services: config.services, dir };
+    const text = run([...(profile ? ['--profile', profile] : []), 'config']);
+    const config = parse(text) as ComposeConfig;
+    return { ...config, dir };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -79,12 +92,23 @@ function publishedPorts(service: ComposeService): number[] {
   });
 }
 
-function mounts(service: ComposeService): { source: string; target: string }[] {
+function mounts(service: ComposeService): { source: string; target: string; readOnly: boolean }[] {
   return (service.volumes ?? []).map((volume) => {
-    if (typeof volume !== 'string') return { source: volume.source ?? '', target: volume.target ?? '' };
-    const [source = '', target = ''] = volume.split(':');
-    return { source, target };
+    if (typeof volume !== 'string') {
+      return {
+        source: volume.source ?? '',
+        target: volume.target ?? '',
+        readOnly: volume.read_only === true,
+      };
+    }
+    const [source = '', target = '', mode = ''] = volume.split(':');
+    return { source, target, readOnly: mode.split(',').includes('ro') };
   });
+}
+
+/** Services that run without a profile (Compose v1 lists profiled ones in `config` too). */
+function unprofiled(services: Record<string, ComposeService>): string[] {
+  return Object.keys(services).filter((name) => !services[name]?.profiles?.length);
 }
 
 describe('docker-compose.temporal.yml', () => {
@@ -96,7 +120,7 @@ describe('docker-compose.temporal.yml', () => {
   };
 
   composeTest('has Temporal on Postgres, its UI, the one-shot admin tools and the worker', () => {
-    expect(Object.keys(config()).sort()).toEqual([
+    expect(unprofiled(config()).sort()).toEqual([
       'postgresql',
       'temporal',
       'temporal-admin-tools',
@@ -106,17 +130,29 @@ describe('docker-compose.temporal.yml', () => {
     // Pinned images, never :latest.
     for (const [name, service] of Object.entries(config())) {
       if (name === 'worker') continue;
-      expect(service.image).toMatch(/:\d[\w.-]*$/);
+      expect(service.image).toMatch(/:v?\d[\w.-]*$/);
     }
     expect(config().temporal?.image).toMatch(/^temporalio\/auto-setup:/);
     expect(config().postgresql?.image).toMatch(/^postgres:16/);
   });
 
-  composeTest('publishes 7233 (Temporal), 8080 (UI) and 9464 (worker metrics)', () => {
+  composeTest('publishes 7233 (Temporal) and 8080 (UI) on localhost', () => {
     expect(publishedPorts(config().temporal!)).toContain(7233);
     expect(publishedPorts(config()['temporal-ui']!)).toContain(8080);
-    expect(publishedPorts(config().worker!)).toContain(9464);
+    for (const name of ['temporal', 'temporal-ui']) {
+      expect(config()[name]!.ports?.map((p) => (typeof p === 'string' ? p.split(':')[0] : ''))).toEqual([
+        '127.0.0.1',
+      ]);
+    }
   });
+
+  composeTest(
+    'the worker exposes 9464 to the compose network and publishes no host port, so it scales',
+    () => {
+      expect(config().worker!.ports ?? []).toEqual([]);
+      expect((config().worker!.expose ?? []).map(String)).toContain('9464');
+    },
+  );
 
   composeTest(
     'runs the worker as a non-root user, from the Dockerfile, with its env file and a drain period',
@@ -157,6 +193,128 @@ describe('docker-compose.temporal.yml', () => {
       expect(admin.entrypoint).toContain(script!.target);
       expect(admin.restart).toBe('no');
       expect(admin.depends_on?.temporal?.condition).toBe('service_healthy');
+    },
+  );
+});
+
+describe('docker-compose.temporal.yml --profile monitoring', () => {
+  let monitoring: (ComposeConfig & { dir: string }) | undefined;
+  const config = () => (monitoring ??= composeConfig('monitoring'));
+  const service = (name: string) => config().services[name]!;
+  /** Bind mounts of a service, their sources mapped back into the repository. */
+  const binds = (name: string) =>
+    mounts(service(name))
+      .filter((m) => m.source.startsWith(config().dir))
+      .map((m) => ({ ...m, source: relative(config().dir, m.source) }));
+  const promConfig = parse(readFileSync(join(ROOT, 'deploy', 'prometheus', 'prometheus.yml'), 'utf8')) as {
+    rule_files: string[];
+    alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    scrape_configs: {
+      job_name: string;
+      dns_sd_configs?: { names: string[]; type: string; port: number }[];
+    }[];
+  };
+
+  composeTest('adds Prometheus, Alertmanager and Grafana, pinned, only under the profile', () => {
+    const names = Object.keys(config().services);
+    const profiled = names.filter((name) => !unprofiled(config().services).includes(name)).sort();
+    expect(profiled).toEqual(['alertmanager', 'grafana', 'prometheus']);
+    for (const name of profiled) {
+      expect(service(name).profiles).toEqual(['monitoring']);
+      expect(service(name).image).toMatch(/:v?\d+\.\d+\.\d+$/);
+    }
+    // The versions Debian's promtool and amtool, which check these configs in the suite, come from.
+    expect(service('prometheus').image).toBe('prom/prometheus:v2.42.0');
+    expect(service('alertmanager').image).toBe('prom/alertmanager:v0.25.0');
+  });
+
+  composeTest('publishes Prometheus :9090, Alertmanager :9093 and Grafana :3000 on localhost only', () => {
+    for (const [name, port] of [
+      ['prometheus', 9090],
+      ['alertmanager', 9093],
+      ['grafana', 3000],
+    ] as const) {
+      expect([name, service(name).ports]).toEqual([name, [`127.0.0.1:${port}:${port}/tcp`]]);
+    }
+  });
+
+  composeTest(
+    'every file a monitoring service mounts exists in the repository and is mounted read-only',
+    () => {
+      const bound = ['prometheus', 'alertmanager', 'grafana'].flatMap((name) => binds(name));
+      expect(bound.length).toBeGreaterThanOrEqual(7);
+      for (const { source, readOnly } of bound) {
+        expect([source, existsSync(join(ROOT, source)), readOnly]).toEqual([source, true, true]);
+      }
+      const secret = config().secrets?.alert_smtp_password?.file ?? '';
+      expect(existsSync(join(ROOT, relative(config().dir, secret)))).toBe(true);
+    },
+  );
+
+  composeTest(
+    'Prometheus scrapes every worker replica by DNS on the service name and evaluates docs/alerts.yml',
+    () => {
+      const job = promConfig.scrape_configs.find((c) => c.job_name === 'render-queue-worker');
+      expect(job?.dns_sd_configs).toEqual([
+        { names: ['worker'], type: 'A', port: 9464, refresh_interval: '15s' },
+      ]);
+      expect(Object.keys(config().services)).toContain('worker');
+      expect(config().services.worker!.environment?.METRICS_PORT).toBe('9464');
+      const configMount = binds('prometheus').find((m) => m.source === 'deploy/prometheus/prometheus.yml');
+      expect(service('prometheus').command).toContain(`--config.file=${configMount?.target}`);
+      // rule_files are relative to the config file inside the container.
+      const rules = promConfig.rule_files.map((file) => posix.join(posix.dirname(configMount!.target), file));
+      expect(binds('prometheus')).toContainEqual({
+        source: 'docs/alerts.yml',
+        target: rules[0],
+        readOnly: true,
+      });
+      expect(promConfig.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
+    },
+  );
+
+  composeTest('Alertmanager renders docs/alertmanager.yml from the ALERT_* settings before it starts', () => {
+    const alertmanager = service('alertmanager');
+    const template = binds('alertmanager').find((m) => m.source === 'docs/alertmanager.yml')?.target;
+    const script = binds('alertmanager').find(
+      (m) => m.source === 'deploy/alertmanager/render-config.sh',
+    )?.target;
+    const command = (alertmanager.entrypoint ?? []).join(' ');
+    expect(command).toContain(
+      `sh ${script} ${template} /alertmanager/alertmanager.yml && exec /bin/alertmanager`,
+    );
+    expect(command).toContain('--config.file=/alertmanager/alertmanager.yml');
+    // Values from .env (here .env.example) reach it; the password only as a secret file.
+    expect(alertmanager.environment?.ALERT_EMAIL_CRITICAL_TO).toBe('oncall@example.com');
+    expect(alertmanager.environment?.ALERT_SMTP_SMARTHOST).toBe('smtp.example.com:587');
+    expect(Object.keys(alertmanager.environment ?? {}).filter((key) => /PASSWORD/.test(key))).toEqual([]);
+    expect(alertmanager.secrets).toEqual([{ source: 'alert_smtp_password' }]);
+    expect(readFileSync(join(ROOT, 'docs', 'alertmanager.yml'), 'utf8')).toContain(
+      'smtp_auth_password_file: /run/secrets/alert_smtp_password',
+    );
+  });
+
+  composeTest(
+    'Grafana is provisioned with the Prometheus datasource and docs/grafana-dashboard.json as home',
+    () => {
+      const grafana = service('grafana');
+      const dashboard = binds('grafana').find((m) => m.source === 'docs/grafana-dashboard.json');
+      expect(grafana.environment?.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(dashboard?.target);
+      const provisioning = (kind: string) =>
+        binds('grafana').find((m) => m.target === `/etc/grafana/provisioning/${kind}`)?.source ?? '';
+      const provider = parse(
+        readFileSync(join(ROOT, provisioning('dashboards'), 'render-queue.yml'), 'utf8'),
+      ) as { providers: { options: { path: string } }[] };
+      expect(provider.providers[0]?.options.path).toBe(posix.dirname(dashboard!.target));
+      const datasources = parse(
+        readFileSync(join(ROOT, provisioning('datasources'), 'prometheus.yml'), 'utf8'),
+      ) as { datasources: { type: string; url: string; isDefault: boolean }[] };
+      expect(datasources.datasources).toEqual([
+        expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090', isDefault: true }),
+      ]);
+      expect(
+        dashboard?.target.endsWith(':ro') || mounts(grafana).some((m) => m.target === dashboard?.target),
+      ).toBe(true);
     },
   );
 });
