@@ -1,13 +1,16 @@
 /**
  * The Grafana dashboard and the Prometheus alerts only query metrics that exist: ours
- * (registered by createRenderMetrics) or the Temporal SDK's (names as its Prometheus exporter
- * emits them with the default `temporal_` prefix and no `_total` counter suffix).
+ * (registered by createRenderMetrics), the Temporal SDK's (names as its Prometheus exporter
+ * emits them with the default `temporal_` prefix and no `_total` counter suffix) or Prometheus's
+ * own per-target `up`. test/ops/prometheus-scrape.test.ts checks the same names against a real
+ * Prometheus scraping a running worker. The dashboard answers the old plan's questions.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
 import { createRenderMetrics } from '../../src/observability/metrics';
+import { baseMetricName, metricNames } from '../helpers/promql';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -48,13 +51,16 @@ const SDK_METRICS = new Set([
   'temporal_sticky_cache_miss',
 ]);
 
+/** Series Prometheus writes itself for every scrape target. */
+const PROMETHEUS_SERIES = new Set(['up']);
+
 interface Panel {
   id: number;
   title: string;
   type: string;
   gridPos: { h: number; w: number; x: number; y: number };
   datasource?: { uid?: string };
-  targets?: { expr: string; refId: string }[];
+  targets?: { expr: string; refId: string; legendFormat?: string }[];
 }
 interface Rule {
   alert: string;
@@ -76,12 +82,7 @@ const alerts = parse(readFileSync(join(ROOT, 'docs', 'alerts.yml'), 'utf8')) as 
 const dashboardExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 const rules = alerts.groups.flatMap((g) => g.rules);
 
-function metricNames(expr: string): string[] {
-  // Label values and strings can't hold these names: strip quoted text first.
-  const code = expr.replace(/"[^"]*"/g, '""');
-  const names = code.match(/\b(render_queue_[a-z_]+|temporal_[a-z_]+)\b/g) ?? [];
-  return names.map((name) => name.replace(/_(bucket|sum|count)$/, ''));
-}
+const referencedNames = (exprs: string[]) => new Set(exprs.flatMap(metricNames).map(baseMetricName));
 
 async function registeredNames(): Promise<Set<string>> {
   const metrics = createRenderMetrics(new Registry());
@@ -91,22 +92,26 @@ async function registeredNames(): Promise<Set<string>> {
 describe('dashboard and alerts', () => {
   test('every metric they query is registered by createRenderMetrics or emitted by the Temporal SDK', async () => {
     const ours = await registeredNames();
-    const referenced = new Set([...dashboardExprs, ...rules.map((r) => r.expr)].flatMap(metricNames));
-    const unknown = [...referenced].filter((name) => !ours.has(name) && !SDK_METRICS.has(name));
+    const referenced = referencedNames([...dashboardExprs, ...rules.map((r) => r.expr)]);
+    const unknown = [...referenced].filter(
+      (name) => !ours.has(name) && !SDK_METRICS.has(name) && !PROMETHEUS_SERIES.has(name),
+    );
     expect(unknown).toEqual([]);
   });
 
   test('every metric createRenderMetrics registers is shown on the dashboard or alerted on', async () => {
-    const referenced = new Set([...dashboardExprs, ...rules.map((r) => r.expr)].flatMap(metricNames));
+    const referenced = referencedNames([...dashboardExprs, ...rules.map((r) => r.expr)]);
     const unused = [...(await registeredNames())].filter((name) => !referenced.has(name));
     expect(unused).toEqual([]);
   });
 
   test('the name check rejects a misspelt metric and strips histogram suffixes', () => {
-    expect(metricNames('rate(render_queue_render_duration_seconds_bucket[5m])')).toEqual([
+    expect([...referencedNames(['rate(render_queue_render_duration_seconds_bucket[5m])'])]).toEqual([
       'render_queue_render_duration_seconds',
     ]);
-    expect(metricNames('max(render_queue_depht{priority="render_queue_x"})')).toEqual(['render_queue_depht']);
+    expect([...referencedNames(['max(render_queue_depht{priority="render_queue_x"})'])]).toEqual([
+      'render_queue_depht',
+    ]);
   });
 
   test('the dashboard is importable: unique panel ids, a layout, a Prometheus datasource variable, queries', () => {
@@ -133,6 +138,76 @@ describe('dashboard and alerts', () => {
     ]) {
       expect(titles).toContain(topic);
     }
+  });
+
+  test('panels do not overlap', () => {
+    const cells = new Map<string, string>();
+    for (const { title, gridPos } of dashboard.panels) {
+      for (let x = gridPos.x; x < gridPos.x + gridPos.w; x++) {
+        for (let y = gridPos.y; y < gridPos.y + gridPos.h; y++) {
+          const taken = cells.get(`${x},${y}`);
+          expect([title, taken]).toEqual([title, undefined]);
+          cells.set(`${x},${y}`, title);
+        }
+      }
+      expect(gridPos.x + gridPos.w).toBeLessThanOrEqual(24);
+    }
+  });
+});
+
+describe("the dashboard answers the old plan's questions at a glance", () => {
+  const panel = (title: string) => {
+    const found = dashboard.panels.find((p) => p.title.toLowerCase().includes(title));
+    if (!found) throw new Error(`no panel titled like "${title}"`);
+    return { ...found, exprs: (found.targets ?? []).map((t) => t.expr.replace(/\s+/g, ' ')) };
+  };
+
+  test('how many jobs wait, per priority', () => {
+    expect(panel('queue depth by priority').exprs).toEqual(['max by (priority) (render_queue_depth)']);
+  });
+
+  test('how many renders run, against the caps in force with peak hours included', () => {
+    const { exprs } = panel('in flight vs caps');
+    expect(exprs).toContain('sum by (renderer_queue) (render_queue_renders_in_flight)');
+    expect(exprs).toContain('sum by (kind) (render_queue_capacity_cap)');
+    expect(exprs).toContain('max(render_queue_jobs{status="processing"})');
+    expect(panel('peak hours').exprs).toEqual(['max(render_queue_peak_hours)']);
+  });
+
+  test('how fast jobs complete and fail', () => {
+    const { exprs } = panel('completion and failure rate');
+    expect(exprs.some((e) => /rate\(render_queue_render_attempts_total\{outcome="completed"\}/.test(e))).toBe(
+      true,
+    );
+    expect(exprs.some((e) => /rate\(render_queue_render_attempts_total\{outcome="failed"\}/.test(e))).toBe(
+      true,
+    );
+    // The share the RenderFailuresRising alert fires on, with its threshold drawn.
+    const share = panel('failure share');
+    expect(share.exprs[0]).toBe(
+      rules
+        .find((r) => r.alert === 'RenderFailuresRising')!
+        .expr.replace(/\s+/g, ' ')
+        .match(/\( (sum .*\)\)) \)/)![1],
+    );
+  });
+
+  test('how long jobs wait: p50 and p95 of the queue wait, by priority', () => {
+    const { exprs } = panel('queue wait p50 / p95');
+    expect(exprs).toEqual([
+      'histogram_quantile(0.5, sum by (priority, le) (rate(render_queue_wait_seconds_bucket[$__rate_interval])))',
+      'histogram_quantile(0.95, sum by (priority, le) (rate(render_queue_wait_seconds_bucket[$__rate_interval])))',
+    ]);
+  });
+
+  test('how many renders each renderer did in the time range', () => {
+    expect(panel('renders per renderer').exprs).toEqual([
+      'sum by (renderer) (increase(render_queue_render_attempts_total{outcome="completed"}[$__range]))',
+    ]);
+  });
+
+  test('how old the oldest queued job is', () => {
+    expect(panel('oldest queued job').exprs).toEqual(['max(render_queue_oldest_queued_seconds)']);
   });
 
   test('the alert rules cover failures, depth, oldest job and worker down, each with severity and summary', () => {
