@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, log as activityLog } from '@temporalio/activity';
 import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
+import { READ_MODEL_REJECTED } from '../shared/errors';
 import { JobTransitionSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
 import type { JobStore } from '../store/job-store';
@@ -21,7 +22,7 @@ export function createReadModelActivities({ store }: ReadModelDeps) {
       if (!parsed.success) {
         throw ApplicationFailure.nonRetryable(
           `read model write is invalid: ${describeZodError(parsed.error)}`,
-          'ReadModelRejected',
+          READ_MODEL_REJECTED,
         );
       }
       try {
@@ -37,7 +38,7 @@ export function createReadModelActivities({ store }: ReadModelDeps) {
         return outcome;
       } catch (err) {
         if (err instanceof JobStoreConstraintError) {
-          throw ApplicationFailure.nonRetryable(err.message, 'ReadModelRejected');
+          throw ApplicationFailure.nonRetryable(err.message, READ_MODEL_REJECTED);
         }
         // Anything else (connection refused, timeout, 5xx) is an outage: retried by the policy.
         throw err;

@@ -1,24 +1,31 @@
 /**
- * The render activity: submits a job to its renderer and polls it to the end, one Temporal
- * attempt at a time.
+ * The render activity: submits one render attempt of a job to its renderer and polls it to the
+ * end.
  *
  * Temporal behaviour this relies on:
- * - It heartbeats after each successful renderer answer, never on a timer: when the renderer
- *   stops answering, heartbeats stop and the heartbeat timeout retries the attempt (seconds, not
- *   the 10-minute start-to-close). The same holds when this worker dies.
- * - The heartbeat details name the render, so the next attempt resumes polling it instead of
- *   rendering the job twice.
+ * - Heartbeats run on a timer once the render is submitted, whatever the renderer answers: a
+ *   heartbeat timeout means this worker is gone. The workflow's retry policy retries only that,
+ *   at once, and the next worker resumes the same render from the heartbeat details (its id), so
+ *   a lost worker costs neither an attempt nor a second render.
+ * - The renderer's own trouble (an error, 5xx, a bad answer, no answer for
+ *   LIMITS.renderPollErrorToleranceMs) fails the attempt with a typed ApplicationFailure that the
+ *   workflow classifies: a failed attempt, or a job that cannot succeed.
  * - Cancellation reaches an activity only through heartbeats; it aborts the in-flight HTTP call
  *   and the sleep between polls, and the renderer is then told to stop (DELETE, best effort).
+ *
+ * Inputs without `attempt` come from workflows started before fleet-wide admission, where each
+ * Temporal attempt was a render attempt; they keep that behaviour (see `legacy` below).
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure, type Logger } from '@temporalio/common';
 import { LIMITS, renderJobWorkflowId, type Renderer } from '../shared/constants';
-import { RENDER_ERROR } from '../shared/errors';
+import { ATTEMPT_FAILURE_RENDER_ERRORS, NON_RETRYABLE_RENDER_ERRORS, RENDER_ERROR } from '../shared/errors';
 import { describeZodError } from '../shared/job-schema';
 import {
+  CancelRenderInputSchema,
   RenderActivityInputSchema,
   RenderHeartbeatDetailsSchema,
+  type CancelRenderInput,
   type RenderActivityInput,
   type RenderHeartbeatDetails,
   type RenderOutcome,
@@ -28,6 +35,7 @@ import {
 import type { RendererAdapter } from '../renderers/http-client';
 
 export type {
+  CancelRenderInput,
   RenderActivityInput,
   RenderHeartbeatDetails,
   RenderOutcome,
@@ -46,27 +54,44 @@ export interface RenderActivityDeps {
   /** How long one progress report may take before it is abandoned; default 5 s. */
   progressReportTimeoutMs?: number;
   /**
-   * How long polling rides out retryable errors (5xx, bad answers) since the last good answer
-   * before failing the attempt; defaults to the activity's heartbeat timeout, after which
-   * Temporal would give up on the attempt anyway.
+   * How long polling rides out retryable errors (5xx, bad answers, no answer) since the last good
+   * answer before failing the attempt; defaults to LIMITS.renderPollErrorToleranceMs.
    */
   pollErrorToleranceMs?: number;
+  /** How often a running render heartbeats; defaults to LIMITS.renderHeartbeatEveryMs. */
+  heartbeatEveryMs?: number;
 }
 
 export interface RenderActivities {
   render(input: RenderActivityInput): Promise<RenderOutcome>;
+  /** Tells a renderer to stop a render whose activity could not (its worker was gone). */
+  cancelRender(input: CancelRenderInput): Promise<{ acknowledged: boolean }>;
 }
+
+/** Failures the renderer reported about the render itself: nothing is left running there. */
+const RENDERER_ENDED = new Set<string>([
+  RENDER_ERROR.failed,
+  RENDER_ERROR.failedPermanently,
+  RENDER_ERROR.rejected,
+]);
+
+/** Every failure type the workflow classifies itself; anything else is reported as unexpected. */
+const CLASSIFIED_FAILURES = new Set([...NON_RETRYABLE_RENDER_ERRORS, ...ATTEMPT_FAILURE_RENDER_ERRORS]);
 
 const DEFAULT_PROGRESS_REPORT_TIMEOUT_MS = 5_000;
 
 interface Run {
   ctx: Context;
   input: RenderActivityInput;
+  /** The job's render attempt. */
   attempt: number;
+  /** Started before fleet-wide admission: every Temporal attempt is a render attempt. */
+  legacy: boolean;
   renderer: RendererAdapter;
   log: Logger;
   fields: Record<string, unknown>;
   progress: ProgressReporter;
+  heartbeat: Heartbeat;
 }
 
 export function createRenderActivities(deps: RenderActivityDeps): RenderActivities {
@@ -75,37 +100,68 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
   async function render(rawInput: RenderActivityInput): Promise<RenderOutcome> {
     const ctx = Context.current();
     const input = parseInput(rawInput);
-    const attempt = ctx.info.attempt;
+    const legacy = input.attempt === undefined;
+    const attempt = input.attempt ?? ctx.info.attempt;
     const log = deps.logger ?? ctx.log;
     // Ids only: payloads may hold user content and never go to logs.
     const fields: Record<string, unknown> = { jobId: input.jobId, renderer: input.renderer, attempt };
+    if (!legacy && ctx.info.attempt > 1) fields.resumedBy = ctx.info.attempt;
     const reporter = new ProgressReporter(deps, workflowIdOf(ctx, input), attempt, log, fields);
     const run: Run = {
       ctx,
       input,
       attempt,
+      legacy,
       renderer: deps.renderers[input.renderer],
       log,
       fields,
       progress: reporter,
+      heartbeat: new Heartbeat(ctx, deps.heartbeatEveryMs ?? LIMITS.renderHeartbeatEveryMs),
     };
 
-    // Told in parallel with the submit: the render's start must not wait for the signal's round trip.
-    const startReported = reporter.started();
+    // Legacy: told in parallel with the submit, so the start does not wait for the signal's round trip.
+    const startReported = legacy ? reporter.started() : Promise.resolve();
     let renderId: string | undefined;
     try {
       const resumed = await resume(run);
       renderId = resumed?.renderId ?? (await submit(run));
-      await startReported; // before any progress report, so the workflow sees them in order
+      // Before any progress report, so the workflow sees them in order.
+      await (legacy ? startReported : reporter.submitted(renderId));
       return await poll(run, renderId, resumed?.status);
     } catch (error) {
       if (ctx.cancellationSignal.aborted) throw await onCancelled(run, renderId, error);
-      throw error;
+      if (legacy) throw error;
+      const failure = classified(error);
+      if (renderId && !RENDERER_ENDED.has(failure.type ?? '')) await abandon(run, renderId, failure);
+      throw failure;
+    } finally {
+      run.heartbeat.stop();
     }
   }
 
-  /** Heartbeat details of a previous attempt name its render: keep polling it if it still runs. */
-  async function resume(run: Run): Promise<{ renderId: string; status: RenderStatus } | undefined> {
+  async function cancelRender(rawInput: CancelRenderInput): Promise<{ acknowledged: boolean }> {
+    const parsed = CancelRenderInputSchema.safeParse(rawInput);
+    if (!parsed.success) {
+      throw ApplicationFailure.nonRetryable(
+        `cancel input is invalid: ${describeZodError(parsed.error)}`,
+        RENDER_ERROR.invalidPayload,
+      );
+    }
+    const { renderer, renderId } = parsed.data;
+    const acknowledged = await deps.renderers[renderer].cancel(renderId);
+    (deps.logger ?? Context.current().log).info('render cancelled by the workflow', {
+      renderer,
+      renderId,
+      rendererAcknowledged: acknowledged,
+    });
+    return { acknowledged };
+  }
+
+  /**
+   * Heartbeat details of an earlier try of this attempt name its render: keep polling it. Legacy
+   * workflows also resume across render attempts, and start afresh when that render failed.
+   */
+  async function resume(run: Run): Promise<{ renderId: string; status?: RenderStatus } | undefined> {
     const raw: unknown = run.ctx.info.heartbeatDetails;
     if (raw === undefined || raw === null) return undefined;
     const details = RenderHeartbeatDetailsSchema.safeParse(raw);
@@ -117,6 +173,13 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       return undefined;
     }
     const { renderId } = details.data;
+    if (!run.legacy) {
+      if (details.data.attempt !== run.attempt) return undefined;
+      // The worker that ran it is gone; the render itself may still be going at the renderer.
+      run.heartbeat.update(details.data);
+      run.log.info('resuming render after a lost worker', { ...run.fields, renderId });
+      return { renderId };
+    }
     let status: RenderStatus;
     try {
       status = await run.renderer.status(renderId, run.ctx.cancellationSignal);
@@ -144,16 +207,14 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     const { input, attempt } = run;
     const request = { jobId: input.jobId, jobType: input.jobType, attempt, payload: input.payload };
     const { renderId } = await run.renderer.submit(request, run.ctx.cancellationSignal);
-    heartbeat(run, { phase: 'submitted', renderId, progress: null, attempt });
+    // The first heartbeat carries the render's id, so a worker that dies from here on is resumed.
+    run.heartbeat.update({ phase: 'submitted', renderId, progress: null, attempt });
     run.log.info('render submitted', { ...run.fields, renderId });
     return renderId;
   }
 
   async function poll(run: Run, renderId: string, first: RenderStatus | undefined): Promise<RenderOutcome> {
-    const tolerance =
-      deps.pollErrorToleranceMs ??
-      run.ctx.info.heartbeatTimeoutMs ??
-      1000 * LIMITS.renderHeartbeatTimeoutSeconds;
+    const tolerance = deps.pollErrorToleranceMs ?? LIMITS.renderPollErrorToleranceMs;
     let lastAnswerAt = Date.now();
     let status = first;
     // Short renders are noticed fast, long ones cost one request per interval: start at 1/8 of the
@@ -162,7 +223,7 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     for (;;) {
       if (status) {
         const progress = status.progress ?? null;
-        heartbeat(run, {
+        run.heartbeat.update({
           phase: status.status === 'queued' ? 'submitted' : 'rendering',
           renderId,
           progress,
@@ -192,7 +253,7 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     }
   }
 
-  return { render };
+  return { render, cancelRender };
 }
 
 function parseInput(rawInput: unknown): RenderActivityInput {
@@ -209,8 +270,43 @@ function workflowIdOf(ctx: Context, input: RenderActivityInput): string {
   return ctx.info.workflowExecution?.workflowId ?? renderJobWorkflowId(input.jobId);
 }
 
-function heartbeat(run: Run, details: RenderHeartbeatDetails): void {
-  run.ctx.heartbeat(details);
+/**
+ * Heartbeats on a timer with the newest details, so a heartbeat timeout means the worker is gone
+ * and never that the renderer is slow (Core throttles what reaches the server).
+ */
+class Heartbeat {
+  private details: RenderHeartbeatDetails | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly everyMs: number,
+  ) {}
+
+  update(details: RenderHeartbeatDetails): void {
+    this.details = details;
+    this.ctx.heartbeat(details);
+    this.timer ??= setInterval(() => this.ctx.heartbeat(this.details), this.everyMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/**
+ * Renderer failures keep their type (the workflow classifies them); anything else is a bug or an
+ * environment problem this code did not foresee, reported as such and counted as a failed attempt.
+ */
+function classified(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure && CLASSIFIED_FAILURES.has(error.type ?? '')) return error;
+  return ApplicationFailure.create({
+    type: RENDER_ERROR.unexpected,
+    message: `render activity failed unexpectedly: ${message(error)}`,
+    nonRetryable: true,
+    cause: asError(error),
+  });
 }
 
 function completed(run: Run, renderId: string, status: RenderStatus): RenderOutcome {
@@ -232,16 +328,32 @@ function renderFailed(run: Run, renderId: string, status: RenderStatus): Applica
 }
 
 /**
- * Tells the renderer to stop when the workflow asked for cancellation. A worker shutdown, a
- * timeout or a pause also abort the signal, but there the next attempt should pick the render
- * up again, so it is left running.
+ * The attempt fails for a reason the renderer did not report (it stopped answering, answered
+ * garbage): its render may still be running there, beyond the caps. Tell it to stop, best effort.
+ */
+async function abandon(run: Run, renderId: string, failure: ApplicationFailure): Promise<void> {
+  const acknowledged = await run.renderer.cancel(renderId);
+  run.log.warn('render attempt failed; told the renderer to stop it', {
+    ...run.fields,
+    renderId,
+    failure: failure.type,
+    rendererAcknowledged: acknowledged,
+  });
+}
+
+/**
+ * Tells the renderer to stop when the workflow asked for cancellation (a cancelled job, or the
+ * attempt's timeout), and says so in the cancellation's details. A worker shutdown, a lost
+ * heartbeat or a pause also abort the signal, but there the render goes on and the next worker
+ * picks it up: the activity fails as `RenderWorkerLost`, which Temporal retries at once.
  */
 async function onCancelled(run: Run, renderId: string | undefined, error: unknown): Promise<unknown> {
   const details = run.ctx.cancellationDetails;
   const requested = details ? details.cancelRequested : true;
+  let rendererTold = false;
   if (requested && renderId) {
-    const acknowledged = await run.renderer.cancel(renderId);
-    run.log.info('render cancelled', { ...run.fields, renderId, rendererAcknowledged: acknowledged });
+    rendererTold = await run.renderer.cancel(renderId);
+    run.log.info('render cancelled', { ...run.fields, renderId, rendererAcknowledged: rendererTold });
   } else {
     run.log.info('render attempt aborted', {
       ...run.fields,
@@ -249,11 +361,21 @@ async function onCancelled(run: Run, renderId: string | undefined, error: unknow
       cancelRequested: requested,
     });
   }
-  if (error instanceof CancelledFailure) return error;
-  const reason: unknown = run.ctx.cancellationSignal.reason;
-  return reason instanceof CancelledFailure
-    ? reason
-    : new CancelledFailure('render cancelled', [], asError(error));
+  if (!requested && !run.legacy && !details?.paused && !details?.reset) {
+    return ApplicationFailure.retryable(
+      `the worker running this render stopped (${String(run.ctx.cancellationSignal.reason)}); another resumes it`,
+      RENDER_ERROR.workerLost,
+    );
+  }
+  if (run.legacy) {
+    if (error instanceof CancelledFailure) return error;
+    const reason: unknown = run.ctx.cancellationSignal.reason;
+    return reason instanceof CancelledFailure
+      ? reason
+      : new CancelledFailure('render cancelled', [], asError(error));
+  }
+  // The details tell the workflow whether it still has to tell the renderer itself.
+  return new CancelledFailure('render cancelled', [{ rendererTold }], asError(error));
 }
 
 /** Sends progress to the workflow in LIMITS.progressSignalStep steps, never failing the render. */
@@ -272,6 +394,10 @@ class ProgressReporter {
     return this.send('started', null);
   }
 
+  submitted(renderId: string): Promise<void> {
+    return this.send('submitted', null, renderId);
+  }
+
   async update(progress: number | null): Promise<void> {
     // The epsilon keeps 0.3 - 0.2 (0.0999...) counting as a full step.
     if (progress === null || progress - this.lastReported < LIMITS.progressSignalStep - 1e-9) return;
@@ -279,12 +405,22 @@ class ProgressReporter {
     await this.send('progress', progress);
   }
 
-  private async send(phase: RenderProgressUpdate['phase'], progress: number | null): Promise<void> {
+  private async send(
+    phase: RenderProgressUpdate['phase'],
+    progress: number | null,
+    renderId?: string,
+  ): Promise<void> {
     const timeoutMs = this.deps.progressReportTimeoutMs ?? DEFAULT_PROGRESS_REPORT_TIMEOUT_MS;
     try {
       // The async wrapper turns a synchronous throw of the reporter into a rejection too.
       const report = (async () =>
-        this.deps.reportProgress({ workflowId: this.workflowId, attempt: this.attempt, phase, progress }))();
+        this.deps.reportProgress({
+          workflowId: this.workflowId,
+          attempt: this.attempt,
+          phase,
+          progress,
+          ...(renderId ? { renderId } : {}),
+        }))();
       await withTimeout(report, timeoutMs, `progress report timed out after ${timeoutMs} ms`);
     } catch (error) {
       this.log.warn('progress report failed', { ...this.fields, phase, error: message(error) });

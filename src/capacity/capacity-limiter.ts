@@ -212,6 +212,22 @@ export const RENDER_ACTIVITY_POLLER_BEHAVIOR: NonNullable<WorkerOptions['activit
 };
 
 /**
+ * The per-process guard beneath admission's fleet-wide caps. Admission already keeps the whole
+ * fleet within the caps, so this only has to let one process run all of it: the caps plus one
+ * slot per idle poller (each holds a reservation while it polls), so an idle poller never parks a
+ * slot that admission has granted. `processMax` (WORKER_MAX_RENDERS) lowers the total for a small
+ * container; the other workers then take the rest.
+ */
+export function localRenderCaps(fleetCaps: RenderCaps, processMax?: number): RenderCaps {
+  const pollers = RENDER_WORKER_POLLERS * 2;
+  const total = fleetCaps.total + pollers;
+  return {
+    total: processMax === undefined ? total : Math.min(total, processMax + pollers),
+    manim: fleetCaps.manim + RENDER_WORKER_POLLERS,
+  };
+}
+
+/**
  * The tuner for a render Worker: activities go through the shared limiter. Render Workers run
  * no workflows, local activities or Nexus tasks, so those get the smallest sizes Core accepts
  * (2 workflow slots: one for the sticky and one for the normal queue).

@@ -8,7 +8,7 @@ import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { CommandContext } from './context';
 import { EXIT, UsageError } from './io';
 import { intFlag, oneOf, parseFlags, stringFlag } from './parse';
-import { duration, table } from './table';
+import { duration, table, untilTime } from './table';
 
 interface ListedJob {
   jobId: string;
@@ -200,7 +200,7 @@ export async function watchCommand(ctx: CommandContext): Promise<number> {
         j.priority,
         j.renderer,
         `#${j.queuePosition ?? '?'}`,
-        `~${duration(j.estimatedWaitSeconds)}`,
+        `~${untilTime(j.estimatedStartAt)}`,
       ]),
     ];
     const text = [

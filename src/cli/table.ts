@@ -35,3 +35,9 @@ export function duration(seconds: number | null | undefined): string {
     return `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
   return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
 }
+
+/** Time left until an ISO timestamp (an estimated start), as `duration` shows it; `-` when unknown. */
+export function untilTime(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return '-';
+  return duration(Math.max(0, (Date.parse(iso) - now) / 1000));
+}

@@ -36,6 +36,11 @@ export const EnvSchema = z
     /** Seconds between intake runs for rows the frontend inserts; 0 turns intake off in this worker. */
     INTAKE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(5),
     WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
+    /**
+     * Renders this process may run at once, beneath the fleet-wide caps (a small container);
+     * unset: as many as admission grants.
+     */
+    WORKER_MAX_RENDERS: positiveInt.optional(),
     METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Where a prebuilt workflow bundle lives (production images build it at image build). */

@@ -1,6 +1,6 @@
 /** The demo's terminal view: a table redrawn in place on a TTY, one line per change otherwise. */
 import type { LimiterSnapshot } from '../capacity/capacity-limiter';
-import { duration, table } from '../cli/table';
+import { table, untilTime } from '../cli/table';
 import type { JobRow } from '../shared/job-schema';
 import type { DemoJob } from './batch';
 
@@ -17,7 +17,7 @@ export function renderTable({ jobs, rows, limiter, elapsedMs }: ViewState): stri
     const status = row?.status ?? 'submitting';
     const detail =
       status === 'queued'
-        ? `#${row?.queuePosition ?? '?'} ~${duration(row?.estimatedWaitSeconds)}`
+        ? `#${row?.queuePosition ?? '?'} ~${untilTime(row?.estimatedStartAt)}`
         : status === 'processing'
           ? `${bar(row?.progress ?? 0)} try ${(row?.retryCount ?? 0) + 1}`
           : status === 'completed'
@@ -49,7 +49,7 @@ export function changeLines(previous: Map<string, string>, state: ViewState): st
     previous.set(job.id, key);
     const extra =
       row.status === 'queued'
-        ? ` position ${row.queuePosition ?? '?'}, ~${duration(row.estimatedWaitSeconds)} wait`
+        ? ` position ${row.queuePosition ?? '?'}, ~${untilTime(row.estimatedStartAt)} wait`
         : row.status === 'processing'
           ? ` attempt ${row.retryCount + 1}`
           : row.status === 'failed'

@@ -64,13 +64,18 @@ export type RenderStatus = z.infer<typeof RenderStatusSchema>;
 export const HealthResponseSchema = z.looseObject({ status: z.literal('ok') });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;
 
-/** What the workflow passes to the render activity. */
+/**
+ * What the workflow passes to the render activity. `attempt` is the job's render attempt: with
+ * it, Temporal's retries of the activity are lost workers (resume, same attempt); without it (a
+ * workflow from before fleet-wide admission) each Temporal attempt is a render attempt.
+ */
 export const RenderActivityInputSchema = z
   .object({
     jobId: z.uuid(),
     jobType: JobTypeSchema,
     renderer: RendererSchema,
     payload: PayloadSchema,
+    attempt: z.number().int().min(1).max(1000).optional(),
   })
   .strict();
 export type RenderActivityInput = z.infer<typeof RenderActivityInputSchema>;
@@ -82,13 +87,20 @@ export interface RenderOutcome {
   attempt: number;
 }
 
-/** Sent to the workflow (through `reportProgress`) so the read model can show progress. */
+/** Sent to the workflow (through `reportProgress`): the render's id once submitted, then progress. */
 export interface RenderProgressUpdate {
   workflowId: string;
   attempt: number;
-  phase: 'started' | 'progress';
+  phase: 'started' | 'submitted' | 'progress';
   progress: number | null;
+  renderId?: string;
 }
+
+/** What the workflow asks a render worker when it must stop a render its activity could not. */
+export const CancelRenderInputSchema = z
+  .object({ renderer: RendererSchema, renderId: z.string().min(1).max(200) })
+  .strict();
+export type CancelRenderInput = z.infer<typeof CancelRenderInputSchema>;
 
 /**
  * Heartbeat details: a retry reads them to resume polling the same render instead of starting a

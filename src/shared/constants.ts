@@ -26,7 +26,11 @@ export const JOB_TYPE_DEFAULT_RENDERER = {
 export type JobType = keyof typeof JOB_TYPE_DEFAULT_RENDERER;
 export const JOB_TYPES = Object.keys(JOB_TYPE_DEFAULT_RENDERER) as [JobType, ...JobType[]];
 
-export const JOB_STATUSES = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
+/**
+ * `retrying`: an attempt failed and the job waits out the retry interval (or, after it, for a
+ * permit again); it holds no render slot meanwhile. Ranked with `processing`: the two alternate.
+ */
+export const JOB_STATUSES = ['queued', 'processing', 'retrying', 'completed', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
@@ -51,7 +55,19 @@ export function renderQueueFor(renderer: Renderer): RenderQueue {
 /** Database sync, intake and config reads run on their own queue so they never wait for a render slot. */
 export const SYNC_TASK_QUEUE = 'render-sync';
 
-export const WORKFLOW_TYPE = { renderJob: 'renderJob', intake: 'intakeJobs' } as const;
+export const WORKFLOW_TYPE = {
+  renderJob: 'renderJob',
+  intake: 'intakeJobs',
+  admission: 'renderAdmission',
+} as const;
+
+/**
+ * The one admission authority of a namespace: a long-running workflow with a well-known id that
+ * owns the queue order and the fleet-wide caps. Its own task queue keeps its workflow tasks from
+ * waiting behind a backlog of job workflow tasks: every start of a render goes through it.
+ */
+export const ADMISSION_WORKFLOW_ID = 'render-queue-admission';
+export const ADMISSION_TASK_QUEUE = 'render-admission';
 
 export const WORKFLOW_ID_PREFIX = 'render-job-';
 
@@ -81,18 +97,50 @@ export const LIMITS = {
   /** Payloads are carried in the workflow input; keep histories small and bounded. */
   maxPayloadBytes: 64 * 1024,
   maxPayloadDepth: 16,
-  /** A crashed worker's render is noticed this fast instead of after the 10-minute timeout. */
-  renderHeartbeatTimeoutSeconds: 20,
+  /**
+   * A lost worker (crash, shutdown) is noticed this fast. Heartbeats run on a timer once the
+   * render is submitted, independent of the renderer's answers, so a heartbeat timeout means the
+   * worker is gone, never a slow renderer. Longer than one renderer request (the submit comes
+   * before the first heartbeat).
+   */
+  renderHeartbeatTimeoutSeconds: 15,
+  /** Before fleet-wide admission: heartbeats followed renderer answers (legacy histories only). */
+  legacyRenderHeartbeatTimeoutSeconds: 20,
+  /** How often a running render heartbeats (Core throttles what reaches the server). */
+  renderHeartbeatEveryMs: 1000,
+  /**
+   * A render whose renderer has not answered a status poll for this long fails its attempt
+   * (RendererUnavailable); shorter blips are ridden out.
+   */
+  renderPollErrorToleranceMs: 20_000,
+  /**
+   * Retries of a render activity are infrastructure only (a lost worker): the next worker resumes
+   * the same render at once, keeping the job's permit and attempt.
+   */
+  renderResumeIntervalMs: 1000,
   /** How often a render activity polls its renderer (and heartbeats after each answer). */
   renderPollIntervalMs: 1000,
-  /**
-   * Per-request timeout for renderer calls. Longer than the heartbeat timeout on purpose: a
-   * renderer that stops answering stops our heartbeats, and Temporal retries the attempt.
-   */
-  rendererRequestTimeoutMs: 30_000,
+  /** Per-request timeout for renderer calls; a hung call counts against the poll error tolerance. */
+  rendererRequestTimeoutMs: 10_000,
   /** Progress is reported to the workflow in steps this big, to keep histories short. */
   progressSignalStep: 0.1,
   configRefreshSeconds: 15,
   /** Sync retries forever at short intervals, bounded by this: an outage delays the read model only. */
   syncScheduleToCloseHours: 6,
+} as const;
+
+/** The admission workflow's own rhythm; tests shorten some of them through its input. */
+export const ADMISSION_LIMITS = {
+  /** Config re-read, peak-hour re-evaluation and reconciliation of closed holders. */
+  housekeepingSeconds: 15,
+  /** Queue positions and estimated starts reach the read model at most this often. */
+  publishMinIntervalMs: 1000,
+  /** Continue-as-new at this many history events even if the server has not suggested it. */
+  historyLimit: 10_000,
+  /** After a fresh start (not a continue-as-new), grants wait this long for holders to re-register. */
+  recoverySeconds: 5,
+  /** Render duration assumed for a renderer with no completed render yet. */
+  defaultRenderSeconds: 60,
+  /** Weight of the newest render in the moving average of render durations. */
+  durationSmoothing: 0.2,
 } as const;

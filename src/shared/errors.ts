@@ -1,7 +1,6 @@
 /**
- * Error type strings shared by activities (which raise them) and workflows (which list the
- * non-retryable ones). Matched by these explicit strings, never by class names that
- * minification could change.
+ * Error type strings shared by activities (which raise them) and workflows (which classify
+ * them). Matched by these explicit strings, never by class names that minification could change.
  */
 export const RENDER_ERROR = {
   /** The renderer answered 4xx: the request itself is wrong, retrying cannot fix it. */
@@ -16,10 +15,33 @@ export const RENDER_ERROR = {
   badResponse: 'RendererBadResponse',
   /** Our own input failed validation: no attempt can succeed. */
   invalidPayload: 'InvalidPayload',
+  /** Anything else the render activity did not expect (a bug): counts as a failed attempt. */
+  unexpected: 'RenderUnexpectedError',
+  /**
+   * The worker running the render went away (shutdown past its grace, or its heartbeats were
+   * lost): not a render failure. Temporal retries it at once on another worker, which resumes
+   * the same render.
+   */
+  workerLost: 'RenderWorkerLost',
 } as const;
 
+/** Failures no attempt can fix: the job fails at once. */
 export const NON_RETRYABLE_RENDER_ERRORS: string[] = [
   RENDER_ERROR.rejected,
   RENDER_ERROR.failedPermanently,
   RENDER_ERROR.invalidPayload,
 ];
+
+/**
+ * Failures that use one of the job's attempts: the job waits the retry interval, then rejoins
+ * the queue. Temporal must not retry these itself (its retries are for lost workers only).
+ */
+export const ATTEMPT_FAILURE_RENDER_ERRORS: string[] = [
+  RENDER_ERROR.failed,
+  RENDER_ERROR.unavailable,
+  RENDER_ERROR.badResponse,
+  RENDER_ERROR.unexpected,
+];
+
+/** A read-model write the database refused on its rules: retrying the same write cannot help. */
+export const READ_MODEL_REJECTED = 'ReadModelRejected';

@@ -114,6 +114,11 @@ export const RenderJobInputSchema = z
     userId: z.uuid().optional(),
     /** 0 for the first run of a job; the retry command starts generation 1, 2, ... */
     generation: z.number().int().min(0).max(1000).optional(),
+    /**
+     * When the submission was accepted, if not when the workflow started: intake passes the
+     * row's insert time, so a frontend job keeps its place against jobs submitted after it.
+     */
+    acceptedAt: z.iso.datetime().optional(),
   })
   .strict();
 export type RenderJobInput = z.infer<typeof RenderJobInputSchema>;
@@ -153,6 +158,8 @@ export const JobTransitionSchema = z
     result: z.string().nullable(),
     startedAt: z.iso.datetime().nullable(),
     completedAt: z.iso.datetime().nullable(),
+    /** Set while `retrying`: when the next attempt may start. Absent in writes of older workflows. */
+    nextAttemptAt: z.iso.datetime().nullable().optional(),
     /** Present until the first write succeeds, so the row can be created if nobody inserted it. */
     job: z
       .object({
@@ -206,8 +213,12 @@ export const JobRowSchema = z.object({
   progress: z.number().nullable(),
   error: z.string().nullable(),
   result: z.string().nullable(),
+  /** While waiting for a permit: 1 + waiting jobs of the same slot pool ahead (admission order). */
   queuePosition: z.number().int().nullable(),
-  estimatedWaitSeconds: z.number().int().nullable(),
+  /** While waiting for a permit: when admission expects to start it, ISO 8601. */
+  estimatedStartAt: z.string().nullable(),
+  /** While `retrying`: when the next attempt may start, ISO 8601. */
+  nextAttemptAt: z.string().nullable(),
   workflowId: z.string().nullable(),
   syncSeq: z.number().int(),
   createdAt: z.string(),

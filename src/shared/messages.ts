@@ -5,16 +5,21 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { JobStatus } from './constants';
 
-/** Sent by the render activity when an attempt really starts and as progress advances. */
+/**
+ * Sent by the render activity: `submitted` once the renderer accepted the render (with its id, so
+ * the workflow can have it cancelled even when the activity is gone), then `progress` as it
+ * advances. `started` is what activities sent before fleet-wide admission.
+ */
 export interface RenderProgress {
   attempt: number;
-  phase: 'started' | 'progress';
+  phase: 'started' | 'submitted' | 'progress';
   progress: number | null;
+  renderId?: string;
 }
 
 export interface AttemptRecord {
   attempt: number;
-  /** Workflow (server) time the attempt reported its start, ISO 8601. */
+  /** Workflow (server) time the attempt started (its permit was granted), ISO 8601. */
   startedAt: string;
 }
 
@@ -29,6 +34,8 @@ export interface JobState {
   attempts: AttemptRecord[];
   startedAt: string | null;
   completedAt: string | null;
+  /** While `retrying`: when the next attempt may start (it then waits for a permit). */
+  nextAttemptAt: string | null;
 }
 
 export interface RenderJobResult {

@@ -37,6 +37,23 @@ export interface QueuedJobInsert {
   userId?: string;
 }
 
+/** One waiting job's place, as the admission workflow's queue has it. */
+export interface QueuePositionUpdate {
+  jobId: string;
+  position: number;
+  /** ISO 8601. */
+  estimatedStartAt: string;
+}
+
+export interface PublishOutcome {
+  /** Rows whose position or estimate changed. */
+  written: number;
+  /** Rows that held a position but are no longer waiting. */
+  cleared: number;
+  /** Waiting jobs without a row yet. */
+  missing: number;
+}
+
 export interface JobStore {
   /** Applies one write of a job's state if its seq is newer; creates the row when missing. */
   applyTransition(transition: JobTransition): Promise<TransitionOutcome>;
@@ -47,6 +64,11 @@ export interface JobStore {
   listJobs(filter?: JobListFilter): Promise<JobRow[]>;
   /** Inserts a `queued` row the way the frontend does; returns the stored row. */
   insertQueuedJob(job: QueuedJobInsert): Promise<JobRow>;
+  /**
+   * `publish_queue_positions()`: the positions and estimated starts of every waiting job (the
+   * whole queue, each time); writes changed rows only and clears rows no longer waiting.
+   */
+  publishQueuePositions(positions: QueuePositionUpdate[]): Promise<PublishOutcome>;
   /** `get_queue_stats()`, validated with QueueStatsSchema. */
   getQueueStats(): Promise<QueueStats>;
   /**

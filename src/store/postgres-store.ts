@@ -6,12 +6,19 @@ import { JOB_STATUSES, PRIORITIES, RENDERERS } from '../shared/constants';
 import { describeZodError, JobTransitionSchema, QueueStatsSchema } from '../shared/job-schema';
 import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
 import { JobStoreConstraintError } from './job-store';
-import type { JobListFilter, JobStore, QueuedJobInsert, TransitionOutcome } from './job-store';
+import type {
+  JobListFilter,
+  JobStore,
+  PublishOutcome,
+  QueuePositionUpdate,
+  QueuedJobInsert,
+  TransitionOutcome,
+} from './job-store';
 import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
 import type { Queryable } from './migrate';
 
 const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload, retry_count, progress,
-  error, result, queue_position, estimated_wait_seconds, workflow_id, sync_seq, created_at,
+  error, result, queue_position, estimated_start_at, next_attempt_at, workflow_id, sync_seq, created_at,
   started_at, completed_at, updated_at`;
 
 export interface JobDbRow {
@@ -27,7 +34,8 @@ export interface JobDbRow {
   error: string | null;
   result: string | null;
   queue_position: number | string | null;
-  estimated_wait_seconds: number | string | null;
+  estimated_start_at: Date | string | null;
+  next_attempt_at: Date | string | null;
   workflow_id: string | null;
   sync_seq: number | string;
   created_at: Date | string;
@@ -69,7 +77,8 @@ export function jobRowFromDb(row: JobDbRow): JobRow {
     error: row.error,
     result: row.result,
     queuePosition: toNullableNumber(row.queue_position),
-    estimatedWaitSeconds: toNullableNumber(row.estimated_wait_seconds),
+    estimatedStartAt: toNullableIso(row.estimated_start_at),
+    nextAttemptAt: toNullableIso(row.next_attempt_at),
     workflowId: row.workflow_id,
     syncSeq: toNumber(row.sync_seq),
     createdAt: toIso(row.created_at),
@@ -165,6 +174,17 @@ export function parseQueueStats(raw: unknown): QueueStats {
   return parsed.data;
 }
 
+/** `publish_queue_positions()` output (jsonb: an object from pg/PGlite/PostgREST, text from some drivers). */
+export function parsePublishOutcome(raw: unknown): PublishOutcome {
+  const value = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Record<string, unknown> | null;
+  const count = (key: string) => {
+    const n = Number(value?.[key]);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`publish_queue_positions() returned no ${key} count`);
+    return n;
+  };
+  return { written: count('written'), cleared: count('cleared'), missing: count('missing') };
+}
+
 export interface PostgresJobStoreOptions {
   /** Releases the connection (pool.end / pglite.close); called once by close(). */
   onClose?: () => Promise<void>;
@@ -192,7 +212,7 @@ export class PostgresJobStore implements JobStore {
     const t = parsed.data;
     const rows = await this.run<{ applied: boolean }>(
       `SELECT apply_job_transition($1::uuid, $2::bigint, $3::text, $4::text, $5::int, $6::real, $7::text,
-         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb) AS applied`,
+         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb, $12::timestamptz) AS applied`,
       [
         t.jobId,
         t.seq,
@@ -205,9 +225,22 @@ export class PostgresJobStore implements JobStore {
         t.startedAt,
         t.completedAt,
         t.job ? JSON.stringify(t.job) : null,
+        t.nextAttemptAt ?? null,
       ],
     );
     return { applied: rows[0]?.applied === true };
+  }
+
+  async publishQueuePositions(positions: QueuePositionUpdate[]): Promise<PublishOutcome> {
+    const rows = await this.run<{ outcome: unknown }>(
+      'SELECT publish_queue_positions($1::uuid[], $2::int[], $3::timestamptz[]) AS outcome',
+      [
+        positions.map((p) => p.jobId),
+        positions.map((p) => p.position),
+        positions.map((p) => p.estimatedStartAt),
+      ],
+    );
+    return parsePublishOutcome(rows[0]?.outcome);
   }
 
   async getJob(jobId: string): Promise<JobRow | null> {

@@ -12,15 +12,28 @@ import type { SupabaseClient, SupabaseClientOptions } from '@supabase/supabase-j
 import { describeZodError, JobTransitionSchema } from '../shared/job-schema';
 import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
 import type { JobStoreConstraintError } from './job-store';
-import type { JobListFilter, JobStore, QueuedJobInsert, TransitionOutcome } from './job-store';
+import type {
+  JobListFilter,
+  JobStore,
+  PublishOutcome,
+  QueuePositionUpdate,
+  QueuedJobInsert,
+  TransitionOutcome,
+} from './job-store';
 import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
-import { constraintErrorFromDb, jobRowFromDb, parseQueueStats, queueConfigFromDb } from './postgres-store';
+import {
+  constraintErrorFromDb,
+  jobRowFromDb,
+  parsePublishOutcome,
+  parseQueueStats,
+  queueConfigFromDb,
+} from './postgres-store';
 import type { JobDbRow } from './postgres-store';
 
 /** The `jobs` columns the read model maps (same list as the direct adapter's). */
 const JOB_COLUMNS =
   'id,user_id,job_type,priority,renderer,status,payload,retry_count,progress,error,result,queue_position,' +
-  'estimated_wait_seconds,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
+  'estimated_start_at,next_attempt_at,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
 
 /** Per request: long enough for a slow transition under load, short enough that a hung sync retries. */
 export const SUPABASE_REQUEST_TIMEOUT_MS = 10_000;
@@ -135,9 +148,20 @@ export class SupabaseJobStore implements JobStore {
       p_started_at: t.startedAt,
       p_completed_at: t.completedAt,
       p_job: t.job ?? null,
+      p_next_attempt_at: t.nextAttemptAt ?? null,
     });
     if (error) throw this.fail('applyTransition', error);
     return { applied: data === true };
+  }
+
+  async publishQueuePositions(positions: QueuePositionUpdate[]): Promise<PublishOutcome> {
+    const { data, error } = await this.client.rpc('publish_queue_positions', {
+      p_ids: positions.map((p) => p.jobId),
+      p_positions: positions.map((p) => p.position),
+      p_starts: positions.map((p) => p.estimatedStartAt),
+    });
+    if (error) throw this.fail('publishQueuePositions', error);
+    return parsePublishOutcome(data);
   }
 
   async getJob(jobId: string): Promise<JobRow | null> {

@@ -6,17 +6,27 @@ import type { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import { createAdmissionActivities, createPermitActivities } from '../activities/admission';
 import { createIntakeActivities } from '../activities/intake';
 import { createReadModelActivities } from '../activities/read-model';
 import { createRenderActivities } from '../activities/render';
 import type { RenderProgressUpdate } from '../activities/render';
 import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import { RENDER_WORKER_POLLERS, renderWorkerTuner } from '../capacity/capacity-limiter';
-import { PRIORITIES, RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, WORKFLOW_TASK_QUEUE } from '../shared/constants';
+import { ensureAdmission } from '../client/admission';
+import {
+  ADMISSION_TASK_QUEUE,
+  LIMITS,
+  PRIORITIES,
+  RENDER_TASK_QUEUE,
+  SYNC_TASK_QUEUE,
+  WORKFLOW_TASK_QUEUE,
+} from '../shared/constants';
 import type { Priority, RenderQueue } from '../shared/constants';
 import { renderProgressSignal } from '../shared/messages';
 import type { JobStore } from '../store/job-store';
 import type { createRenderers } from '../renderers/adapters';
+import type { AdmissionOptions } from '../workflows/admission';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -28,7 +38,9 @@ export interface WorkerSetOptions {
   limiter: CapacityLimiter;
   workflowBundle?: WorkflowBundleOption;
   /** Which parts this process runs; all by default. */
-  roles?: { workflows?: Priority[]; renderQueues?: RenderQueue[]; sync?: boolean };
+  roles?: { workflows?: Priority[]; renderQueues?: RenderQueue[]; sync?: boolean; admission?: boolean };
+  /** Options the admission workflow starts with, if this process is the one that starts it (tests). */
+  admissionOptions?: AdmissionOptions;
   shutdownGraceTime?: Duration;
   identity?: string;
   pollIntervalMs?: number;
@@ -66,6 +78,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
     workflows: options.roles?.workflows ?? [...PRIORITIES],
     renderQueues: options.roles?.renderQueues ?? (['manim', 'general'] as RenderQueue[]),
     sync: options.roles?.sync ?? true,
+    admission: options.roles?.admission ?? true,
   };
   const common = {
     connection: options.connection,
@@ -74,28 +87,47 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
     ...(options.identity ? { identity: options.identity } : {}),
   };
   const workers: Worker[] = [];
-  const bundle = roles.workflows.length ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
+  const runsWorkflows = roles.workflows.length > 0 || roles.admission;
+  const bundle = runsWorkflows ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
 
   const readModel = createReadModelActivities({ store: options.store });
+  const admission = createAdmissionActivities({ store: options.store, client: options.client });
   for (const priority of roles.workflows) {
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: WORKFLOW_TASK_QUEUE[priority],
         workflowBundle: bundle,
-        // The render policy is read as a local activity inside the job's first workflow task.
-        activities: { loadRenderPolicy: readModel.loadRenderPolicy },
+        // Local activities of a job's first workflow task: the render policy, then the permit request.
+        activities: {
+          loadRenderPolicy: readModel.loadRenderPolicy,
+          ...createPermitActivities({ client: options.client }),
+        },
+        enableNonLocalActivities: false,
+      }),
+    );
+  }
+  if (roles.admission) {
+    workers.push(
+      await Worker.create({
+        ...common,
+        taskQueue: ADMISSION_TASK_QUEUE,
+        workflowBundle: bundle,
+        // Its own queue and Worker: admission's workflow tasks never wait behind job workflow tasks.
+        activities: { readAdmissionConfig: admission.readAdmissionConfig },
         enableNonLocalActivities: false,
       }),
     );
   }
   if (roles.sync) {
+    const { readAdmissionConfig: _localOnly, ...admissionActivities } = admission;
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: SYNC_TASK_QUEUE,
         activities: {
           ...readModel,
+          ...admissionActivities,
           ...createIntakeActivities({ store: options.store, client: options.client }),
         },
         maxConcurrentActivityTaskExecutions: 20,
@@ -119,10 +151,16 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
           ...(options.renderInterceptors ? { interceptors: { activity: options.renderInterceptors } } : {}),
           // Few pollers: each idle poller holds a reserved render slot while it waits.
           activityTaskPollerBehavior: { type: 'simple-maximum', maximum: RENDER_WORKER_POLLERS },
+          // Heartbeats carry cancellations back: a cancelled job or a timed-out attempt reaches the
+          // render within a second, instead of 0.8 x the heartbeat timeout (Core's default).
+          maxHeartbeatThrottleInterval: LIMITS.renderHeartbeatEveryMs,
         }),
       );
     }
   }
+
+  // Exactly one admission workflow per namespace; any worker may be the one that starts it.
+  if (roles.admission) await ensureAdmission(options.client, options.admissionOptions);
 
   return {
     workers,

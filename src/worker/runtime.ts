@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { CapacityLimiter } from '../capacity/capacity-limiter';
+import { CapacityLimiter, localRenderCaps } from '../capacity/capacity-limiter';
 import { LiveQueueConfig } from '../capacity/live-config';
 import { connectClient, connectWorker } from '../client/connect';
 import { ensureIntakeSchedule } from '../client/intake-schedule';
@@ -25,6 +25,8 @@ import type { MetricsServer, RenderMetrics } from '../observability/metrics';
 import { createRenderers } from '../renderers/adapters';
 import { openJobStore } from '../store/open-store';
 import type { JobStore } from '../store/job-store';
+import { ADMISSION_WORKFLOW_ID } from '../shared/constants';
+import { admissionConfigChangedSignal } from '../shared/admission-messages';
 import { createWorkerSet } from './create-workers';
 import type { WorkerSet } from './create-workers';
 
@@ -75,20 +77,29 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   logger.info('worker starting', { config: redactedEnv(env) });
   const opened = options.opened ?? (await openJobStore(env));
   const ownsStore = !options.opened;
-  const limiterRef: { current?: CapacityLimiter } = {};
+  const wired: { limiter?: CapacityLimiter; client?: Client } = {};
   const liveConfig = new LiveQueueConfig({
     read: () => opened.store.readQueueConfig(),
     intervalMs: env.CONFIG_REFRESH_SECONDS * 1000,
     logger,
     listenForSighup: options.listenForSighup ?? true,
     ...(options.now ? { now: options.now } : {}),
-    onChange: (caps) => limiterRef.current?.setCaps({ total: caps.total, manim: caps.manim }),
+    onChange: (caps) => {
+      wired.limiter?.setCaps(localRenderCaps(caps, env.WORKER_MAX_RENDERS));
+      // Admission re-reads the row itself every few seconds; this makes a SIGHUP count at once.
+      wired.client
+        ?.workflow.getHandle(ADMISSION_WORKFLOW_ID)
+        .signal(admissionConfigChangedSignal)
+        .catch((err: unknown) =>
+          logger.warn('could not tell admission about the config change', {
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        );
+    },
   });
   await liveConfig.start();
-  const limiter = new CapacityLimiter({
-    caps: { total: liveConfig.caps().total, manim: liveConfig.caps().manim },
-  });
-  limiterRef.current = limiter;
+  const limiter = new CapacityLimiter({ caps: localRenderCaps(liveConfig.caps(), env.WORKER_MAX_RENDERS) });
+  wired.limiter = limiter;
 
   let workersRunning = (): boolean => false;
   const metrics = createRenderMetrics(undefined, {
@@ -107,6 +118,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     cleanups.push(() => connection.close());
     const connected = await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
     cleanups.push(() => connected.connection.close());
+    wired.client = connected.client;
     const workflowBundle: WorkflowBundleOption | undefined = env.WORKFLOW_BUNDLE_PATH
       ? { code: readFileSync(env.WORKFLOW_BUNDLE_PATH, 'utf8') }
       : undefined;

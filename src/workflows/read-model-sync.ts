@@ -8,6 +8,7 @@
  */
 import { ActivityFailure, CancellationScope, condition, log, proxyActivities } from '@temporalio/workflow';
 import { LIMITS, SYNC_TASK_QUEUE } from '../shared/constants';
+import { READ_MODEL_REJECTED } from '../shared/errors';
 import type { JobTransition } from '../shared/job-schema';
 import type { ReadModelActivities } from '../activities/read-model';
 
@@ -20,7 +21,7 @@ const { syncJob } = proxyActivities<ReadModelActivities>({
     initialInterval: '1s',
     backoffCoefficient: 2,
     maximumInterval: '30s',
-    nonRetryableErrorTypes: ['ReadModelRejected'],
+    nonRetryableErrorTypes: [READ_MODEL_REJECTED],
   },
 });
 

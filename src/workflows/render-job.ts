@@ -1,27 +1,30 @@
 /**
- * One render job = one durable workflow. Temporal owns retries, timeouts and history; the
- * job's row in the read model is kept up to date by ReadModelSync without holding up the render.
+ * One render job = one durable workflow.
+ *
+ * Each render attempt waits for a permit from the admission workflow (fleet-wide caps, one
+ * priority order), renders, and gives the permit back. A render failure uses one of the job's
+ * attempts: the job shows `retrying`, waits the retry interval without a permit, then rejoins the
+ * queue at its original place. A lost worker is not a render failure: Temporal retries the
+ * render activity at once on another worker, which resumes the same render; the job keeps its
+ * permit and its attempt. The per-attempt timeout is a workflow timer, so the render is cancelled
+ * at the renderer when it fires, and the next attempt submits a fresh render.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   isCancellation,
   log,
   patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
-  upsertSearchAttributes,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  DEFAULT_QUEUE_CONFIG,
-  LIMITS,
-  RENDER_TASK_QUEUE,
-  SYNC_TASK_QUEUE,
-  renderQueueFor,
-} from '../shared/constants';
-import { NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
+import { DEFAULT_QUEUE_CONFIG, LIMITS, RENDER_TASK_QUEUE, renderQueueFor } from '../shared/constants';
+import { ATTEMPT_FAILURE_RENDER_ERRORS, NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { RenderJobInputSchema, describeZodError } from '../shared/job-schema';
 import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
@@ -31,64 +34,94 @@ import {
   jobStateQuery,
   renderProgressSignal,
 } from '../shared/messages';
-import type { JobState, RenderJobResult, RenderProgress } from '../shared/messages';
+import type { RenderJobResult } from '../shared/messages';
 import type { ReadModelActivities } from '../activities/read-model';
 import type { RenderActivities } from '../activities/render';
 import { describeRenderFailure } from './failure-message';
-import { ReadModelSync } from './read-model-sync';
+import { JobStateKeeper } from './job-state';
+import { Permit } from './permit';
+import { legacyRenderJob } from './render-job-legacy';
 
-/** Sequence numbers of one run live in their own block so a re-run (retry command) outranks it. */
-const SEQ_PER_GENERATION = 1_000_000;
-
-/** Before 'policy-read-local': the policy came from a regular activity on the sync queue. */
-const { loadRenderPolicy } = proxyActivities<ReadModelActivities>({
-  taskQueue: SYNC_TASK_QUEUE,
-  startToCloseTimeout: '10s',
-  // A short try: if the database is down we render with the default policy rather than wait.
-  retry: { maximumAttempts: 3, initialInterval: '1s' },
-});
+/** Histories recorded before fleet-wide admission replay through the legacy code. */
+export const FLEET_ADMISSION_PATCH = 'fleet-admission';
 
 /**
- * A local activity runs inside the workflow task, so the render is scheduled in the job's first
- * workflow task: sooner, and in the order jobs were submitted (FIFO within a priority).
+ * The activity's own timeouts only back up the workflow's timer (a render past it is cancelled
+ * by the workflow, which can still tell the renderer); they end an attempt nobody is running.
  */
-const { loadRenderPolicy: loadRenderPolicyLocally } = proxyLocalActivities<ReadModelActivities>({
+const ACTIVITY_TIMEOUT_BACKSTOP_MS = 2 * 60_000;
+
+/** Read inside the job's first workflow task, so its permit request goes out at once. */
+const { loadRenderPolicy } = proxyLocalActivities<ReadModelActivities>({
   startToCloseTimeout: '5s',
   retry: { maximumAttempts: 3, initialInterval: '200ms' },
 });
 
-function renderActivity(input: RenderJobInput, policy: RenderPolicy): RenderActivities['render'] {
-  // Durations in milliseconds: the config holds fractional minutes.
-  const minutes = (value: number): number => Math.round(value * 60_000);
+const minutesToMs = (minutes: number): number => Math.round(minutes * 60_000);
+
+function renderActivities(input: RenderJobInput, policy: RenderPolicy): RenderActivities {
+  const timeoutMs = minutesToMs(policy.jobTimeoutMinutes);
   return proxyActivities<RenderActivities>({
     taskQueue: RENDER_TASK_QUEUE[renderQueueFor(input.renderer)],
-    startToCloseTimeout: minutes(policy.jobTimeoutMinutes),
-    // Short, so a crashed worker's render is retried within seconds, not after the 10-minute timeout.
+    startToCloseTimeout: timeoutMs + ACTIVITY_TIMEOUT_BACKSTOP_MS,
+    scheduleToCloseTimeout: timeoutMs + ACTIVITY_TIMEOUT_BACKSTOP_MS,
+    // Heartbeats run on a timer: a timeout means the worker is gone, and the retry resumes the render.
     heartbeatTimeout: LIMITS.renderHeartbeatTimeoutSeconds * 1000,
-    // Eager dispatch would hand the render to this worker directly, jumping the server's priority order.
+    // Eager dispatch would start the render before the server records it, on this worker only.
     allowEagerDispatch: false,
-    // Wait for the activity to tell the renderer before recording `cancelled`.
+    // Wait for the activity to tell the renderer before the attempt counts as over.
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     retry: {
-      // The old system's promise: 3 attempts, a fixed interval between them (no backoff).
-      maximumAttempts: policy.maxAttempts,
-      initialInterval: minutes(policy.retryIntervalMinutes),
-      maximumInterval: minutes(policy.retryIntervalMinutes),
-      backoffCoefficient: 1,
-      nonRetryableErrorTypes: NON_RETRYABLE_RENDER_ERRORS,
+      // Temporal's retries here are for lost workers only: resume at once, as often as it takes
+      // (the attempt's timer bounds it). Every render failure is classified by the workflow.
+      initialInterval: LIMITS.renderResumeIntervalMs,
+      backoffCoefficient: 2,
+      maximumInterval: 10 * LIMITS.renderResumeIntervalMs,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_RENDER_ERRORS, ...ATTEMPT_FAILURE_RENDER_ERRORS],
     },
-  }).render;
+  });
+}
+
+/** Cleanup calls to a renderer: short, a few tries, best effort. */
+function cleanupActivities(input: RenderJobInput): RenderActivities {
+  return proxyActivities<RenderActivities>({
+    taskQueue: RENDER_TASK_QUEUE[renderQueueFor(input.renderer)],
+    startToCloseTimeout: '30s',
+    retry: { maximumAttempts: 3, initialInterval: '1s' },
+  });
 }
 
 async function readPolicy(): Promise<RenderPolicy> {
   try {
-    return patched('policy-read-local') ? await loadRenderPolicyLocally() : await loadRenderPolicy();
+    return await loadRenderPolicy();
   } catch (err) {
     if (isCancellation(err)) throw err;
     log.warn('could not read render policy; using defaults', { error: String(err) });
     const { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts } = DEFAULT_QUEUE_CONFIG;
     return { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts };
   }
+}
+
+type AttemptOutcome =
+  | { kind: 'completed'; videoUrl: string }
+  | { kind: 'failed'; permanent: boolean; error: string };
+
+/** Did the activity itself tell the renderer to stop? It says so in its cancellation details. */
+function rendererToldByActivity(err: unknown): boolean {
+  const cancelled = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cancelled instanceof CancelledFailure)) return false;
+  const [details] = cancelled.details as Array<{ rendererTold?: boolean } | undefined>;
+  return details?.rendererTold === true;
+}
+
+function classify(err: unknown, policy: RenderPolicy): AttemptOutcome {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const permanent = cause instanceof ApplicationFailure && NON_RETRYABLE_RENDER_ERRORS.includes(cause.type ?? '');
+  return {
+    kind: 'failed',
+    permanent,
+    error: describeRenderFailure(err, policy.jobTimeoutMinutes, LIMITS.renderHeartbeatTimeoutSeconds),
+  };
 }
 
 export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResult> {
@@ -100,120 +133,140 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     );
   }
   const input = parsed.data;
-  const { workflowId } = workflowInfo();
-  const now = () => new Date().toISOString();
+  if (!patched(FLEET_ADMISSION_PATCH)) return legacyRenderJob(input);
 
-  const state: JobState = {
+  const info = workflowInfo();
+  const job = new JobStateKeeper(
+    input,
+    info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobId) !== undefined,
+  );
+  const { state } = job;
+  /** The renderer's id for each attempt's render, as the activity reported it. */
+  const renderIds = new Map<number, string>();
+  const permit = new Permit({
     jobId: input.jobId,
-    status: 'queued',
-    attempt: 0,
-    progress: null,
-    error: null,
-    result: null,
-    attempts: [],
-    startedAt: null,
-    completedAt: null,
-  };
-  let seq = (input.generation ?? 0) * SEQ_PER_GENERATION;
-  const sync = new ReadModelSync({
-    jobType: input.jobType,
-    priority: input.priority,
     renderer: input.renderer,
-    payload: input.payload,
-    ...(input.userId ? { userId: input.userId } : {}),
-    submittedAt: workflowInfo().startTime.toISOString(),
+    priority: input.priority,
+    acceptedAt: input.acceptedAt ? Date.parse(input.acceptedAt) : info.startTime.getTime(),
   });
-  // Histories recorded before RenderStatus was kept up to date replay without the upserts.
-  // Only where the job started with our attributes: a namespace without them must still run jobs.
-  const upsertsStatus =
-    patched('render-status-search-attribute') &&
-    workflowInfo().typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobId) !== undefined;
-  let shownStatus: JobState['status'] = 'queued';
-  const publish = () => {
-    if (upsertsStatus && state.status !== shownStatus) {
-      shownStatus = state.status;
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.renderStatus, value: state.status }]);
-    }
-    sync.publish({
-      jobId: input.jobId,
-      seq: ++seq,
-      status: state.status,
-      workflowId,
-      attempt: state.attempt,
-      progress: state.progress,
-      error: state.error,
-      result: state.result,
-      startedAt: state.startedAt,
-      completedAt: state.completedAt,
-    });
-  };
 
   setHandler(jobStateQuery, () => state);
-  setHandler(renderProgressSignal, (update: RenderProgress) => {
-    // Late or duplicate reports (an older attempt, a finished job) must not move the state back.
-    if (state.status !== 'queued' && state.status !== 'processing') return;
-    if (update.attempt < state.attempt) return;
-    if (update.attempt > state.attempt) {
-      state.attempt = update.attempt;
-      state.attempts.push({ attempt: update.attempt, startedAt: now() });
-      state.startedAt ??= now();
-      state.progress = null;
-    }
-    state.status = 'processing';
-    if (update.progress !== null) state.progress = Math.max(state.progress ?? 0, update.progress);
-    publish();
+  setHandler(renderProgressSignal, (update) => {
+    if (update.phase === 'submitted' && update.renderId) renderIds.set(update.attempt, update.renderId);
+    if (update.progress !== null) job.progress(update.attempt, update.progress);
   });
 
-  publish();
-
-  let policy: RenderPolicy | undefined;
+  job.publish();
   try {
-    policy = await readPolicy();
-    const outcome = await renderActivity(
-      input,
-      policy,
-    )({
-      jobId: input.jobId,
-      jobType: input.jobType,
-      renderer: input.renderer,
-      payload: input.payload,
-    });
-    state.status = 'completed';
-    state.attempt = Math.max(state.attempt, outcome.attempt);
-    state.progress = 1;
-    state.result = outcome.videoUrl;
-    state.error = null;
-    state.completedAt = now();
-    publish();
-    await sync.flushed();
-    log.info('render job completed', { jobId: input.jobId, attempt: state.attempt });
-    return { jobId: input.jobId, videoUrl: outcome.videoUrl, attempts: state.attempt };
+    const policy = await readPolicy();
+    const attempts = new AttemptRunner(input, policy, renderIds);
+    for (let attempt = 1; ; attempt += 1) {
+      await permit.acquire(attempt);
+      job.startAttempt(attempt);
+      let outcome: AttemptOutcome;
+      try {
+        outcome = await attempts.run(attempt);
+      } catch (err) {
+        await permit.release(attempt, 'cancelled');
+        throw err;
+      }
+      // Given back before anything else, so the next job in the queue starts as soon as possible.
+      await permit.release(attempt, outcome.kind === 'completed' ? 'completed' : 'failed');
+      if (outcome.kind === 'completed') {
+        job.completed(outcome.videoUrl);
+        await job.flushed();
+        log.info('render job completed', { jobId: input.jobId, attempt });
+        return { jobId: input.jobId, videoUrl: outcome.videoUrl, attempts: attempt };
+      }
+      if (outcome.permanent || attempt >= policy.maxAttempts) {
+        job.failed(outcome.error);
+        await job.flushed();
+        log.warn('render job failed', { jobId: input.jobId, attempt, error: outcome.error });
+        throw ApplicationFailure.nonRetryable(outcome.error, RENDER_JOB_FAILED, {
+          jobId: input.jobId,
+          attempts: attempt,
+        });
+      }
+      const intervalMs = minutesToMs(policy.retryIntervalMinutes);
+      job.retrying(outcome.error, new Date(new Date().getTime() + intervalMs).toISOString());
+      log.info('render attempt failed; next attempt after the retry interval', {
+        jobId: input.jobId,
+        attempt,
+        error: outcome.error,
+      });
+      await sleep(intervalMs);
+    }
   } catch (err) {
     if (isCancellation(err)) {
-      state.status = 'cancelled';
-      state.completedAt = now();
-      // The job is cancelled, but recording that must still happen.
       await CancellationScope.nonCancellable(async () => {
-        publish();
-        await sync.flushed();
+        job.cancelled();
+        await job.flushed();
       });
       log.info('render job cancelled', { jobId: input.jobId, attempt: state.attempt });
-      throw err;
     }
-    state.status = 'failed';
-    state.error = describeRenderFailure(
-      err,
-      policy?.jobTimeoutMinutes ?? DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
-      LIMITS.renderHeartbeatTimeoutSeconds,
-    );
-    state.attempt = Math.max(state.attempt, 1);
-    state.completedAt = now();
-    publish();
-    await sync.flushed();
-    log.warn('render job failed', { jobId: input.jobId, attempt: state.attempt, error: state.error });
-    throw ApplicationFailure.nonRetryable(state.error, RENDER_JOB_FAILED, {
-      jobId: input.jobId,
-      attempts: state.attempt,
-    });
+    throw err;
   }
 }
+
+/**
+ * One render attempt: the render activity under the per-attempt timer. When the timer fires the
+ * activity is cancelled (it tells the renderer), and if the activity could not (its worker is
+ * gone) the renderer is told from here.
+ */
+class AttemptRunner {
+  private readonly render: RenderActivities['render'];
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly input: RenderJobInput,
+    private readonly policy: RenderPolicy,
+    private readonly renderIds: ReadonlyMap<number, string>,
+  ) {
+    this.render = renderActivities(input, policy).render;
+    this.timeoutMs = minutesToMs(policy.jobTimeoutMinutes);
+  }
+
+  async run(attempt: number): Promise<AttemptOutcome> {
+    const attemptScope = new CancellationScope();
+    const timerScope = new CancellationScope();
+    let timedOut = false;
+    void timerScope.run(() => sleep(this.timeoutMs)).then(
+      () => {
+        timedOut = true;
+        attemptScope.cancel();
+      },
+      () => undefined,
+    );
+    const { jobId, jobType, renderer, payload } = this.input;
+    try {
+      const outcome = await attemptScope.run(() => this.render({ jobId, jobType, renderer, payload, attempt }));
+      return { kind: 'completed', videoUrl: outcome.videoUrl };
+    } catch (err) {
+      if (timedOut || isCancellation(err)) await this.stopRender(attempt, err);
+      if (timedOut) {
+        return {
+          kind: 'failed',
+          permanent: false,
+          error: `render timed out after ${this.policy.jobTimeoutMinutes} minutes`,
+        };
+      }
+      if (isCancellation(err)) throw err;
+      return classify(err, this.policy);
+    } finally {
+      timerScope.cancel();
+    }
+  }
+
+  private async stopRender(attempt: number, err: unknown): Promise<void> {
+    const renderId = this.renderIds.get(attempt);
+    if (!renderId || rendererToldByActivity(err)) return;
+    await CancellationScope.nonCancellable(() =>
+      cleanupActivities(this.input)
+        .cancelRender({ renderer: this.input.renderer, renderId })
+        .catch((cleanupErr: unknown) =>
+          log.warn('could not tell the renderer to stop', { renderId, error: String(cleanupErr) }),
+        ),
+    );
+  }
+}
+

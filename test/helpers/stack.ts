@@ -4,7 +4,7 @@
  * connected to a test Temporal server.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
+import { CapacityLimiter, localRenderCaps } from '../../src/capacity/capacity-limiter';
 import { LiveQueueConfig } from '../../src/capacity/live-config';
 import { createRenderers } from '../../src/renderers/adapters';
 import { startRendererSimulator } from '../../src/simulator/renderer-simulator';
@@ -57,9 +57,22 @@ export async function preferredDb() {
   return (targets.find((t) => t.name === 'postgres') ?? targets[0])!.open();
 }
 
+/**
+ * Sets the fleet-wide caps in `job_queue_config`, outside peak hours whatever the clock says
+ * (an empty peak window), so a test's caps do not depend on the time of day it runs.
+ */
+export async function setFleetCaps(db: Queryable, caps: { total: number; manim: number }): Promise<void> {
+  await db.query(
+    `UPDATE job_queue_config SET max_concurrent_renders = $1, max_manim_renders = $2,
+       peak_hour_start = '00:00', peak_hour_end = '00:00'`,
+    [caps.total, caps.manim],
+  );
+}
+
 export async function startStack(
   env: TestWorkflowEnvironment,
   opts: {
+    /** Fleet-wide caps written to job_queue_config before the workers start (default: 10 and 4, no peak). */
     caps?: { total: number; manim: number };
     roles?: WorkerSetOptions['roles'];
     simulator?: { defaultDurationMs?: number; progressSteps?: number };
@@ -67,9 +80,11 @@ export async function startStack(
     liveConfig?: StackLiveConfigOptions;
     /** Interceptors for the render activities, e.g. to see the task's priority as Core hands it over. */
     renderInterceptors?: WorkerSetOptions['renderInterceptors'];
+    admissionOptions?: WorkerSetOptions['admissionOptions'];
   } = {},
 ): Promise<Stack> {
   const db = await preferredDb();
+  if (!opts.liveConfig) await setFleetCaps(db.db, opts.caps ?? { total: 10, manim: 4 });
   const sims = {} as Record<Renderer, Simulator>;
   for (const backend of ['manim', 'revideo', 'orchestrator'] as const) {
     sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
@@ -88,12 +103,12 @@ export async function startStack(
         info: (message) => configLog.push({ level: 'info', message }),
         warn: (message) => configLog.push({ level: 'warn', message }),
       },
-      onChange: (caps) => wired.limiter?.setCaps({ total: caps.total, manim: caps.manim }),
+      onChange: (caps) => wired.limiter?.setCaps(localRenderCaps(caps)),
     });
     await liveConfig.start();
   }
   const initialCaps = liveConfig ? liveConfig.caps() : (opts.caps ?? { total: 10, manim: 4 });
-  const limiter = new CapacityLimiter({ caps: { total: initialCaps.total, manim: initialCaps.manim } });
+  const limiter = new CapacityLimiter({ caps: localRenderCaps(initialCaps) });
   wired.limiter = limiter;
   const workers = await createWorkerSet({
     connection: env.nativeConnection,
@@ -110,6 +125,7 @@ export async function startStack(
     shutdownGraceTime: '2s',
     ...(opts.roles ? { roles: opts.roles } : {}),
     ...(opts.renderInterceptors ? { renderInterceptors: opts.renderInterceptors } : {}),
+    ...(opts.admissionOptions ? { admissionOptions: opts.admissionOptions } : {}),
   });
   const running = workers.run();
   return {

@@ -22,6 +22,14 @@ export function quietRuntime(): void {
   }
 }
 
+/**
+ * Admission on the time-skipping server: the server skips time only while no activity runs, so
+ * admission's periodic housekeeping (every 15 s, each with activities) would turn a skipped
+ * 5-minute interval into 20 rounds of real work. Tests there keep housekeeping out of the way and
+ * publish positions without the 1-second coalescing wait.
+ */
+export const TIME_SKIPPING_ADMISSION = { housekeepingSeconds: 86_400, publishMinIntervalMs: 0 } as const;
+
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const executable = pinnedExecutable(TEMPORAL_TEST_SERVER_PATH);

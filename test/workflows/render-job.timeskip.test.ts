@@ -9,7 +9,7 @@ import { submitJob } from '../../src/client/submit';
 import { LIMITS } from '../../src/shared/constants';
 import { jobStateQuery } from '../../src/shared/messages';
 import type { JobState } from '../../src/shared/messages';
-import { eventually, timeSkippingEnv } from '../helpers/temporal';
+import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../helpers/temporal';
 import { startStack } from '../helpers/stack';
 import type { Stack } from '../helpers/stack';
 
@@ -18,7 +18,10 @@ let stack: Stack;
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  stack = await startStack(env, { simulator: { defaultDurationMs: 300, progressSteps: 3 } });
+  stack = await startStack(env, {
+    simulator: { defaultDurationMs: 300, progressSteps: 3 },
+    admissionOptions: TIME_SKIPPING_ADMISSION,
+  });
 });
 
 afterAll(async () => {
@@ -85,20 +88,40 @@ test('a 400 from the renderer fails the job at once, after one attempt', async (
   expect(stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
 });
 
-test('the render start-to-close timeout is the configured 10 minutes, with 3 attempts 5 minutes apart', async () => {
-  const { handle } = await run({});
+test('each attempt runs under a 10-minute timer; Temporal retries the render only for lost workers; attempts are 5 minutes apart', async () => {
+  const { handle } = await run({ failTimes: 1 });
   await handle.result();
-  const history = await handle.fetchHistory();
-  const scheduled = history.events!.find(
-    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'render',
-  )!.activityTaskScheduledEventAttributes!;
-  expect(Number(scheduled.startToCloseTimeout!.seconds)).toBe(600);
-  expect(Number(scheduled.heartbeatTimeout!.seconds)).toBe(LIMITS.renderHeartbeatTimeoutSeconds);
-  expect(scheduled.retryPolicy).toMatchObject({ maximumAttempts: 3, backoffCoefficient: 1 });
-  expect(Number(scheduled.retryPolicy!.initialInterval!.seconds)).toBe(300);
-  expect(scheduled.retryPolicy!.nonRetryableErrorTypes).toEqual(
-    expect.arrayContaining(['RendererRejected', 'RenderFailedPermanently', 'InvalidPayload']),
+  const events = (await handle.fetchHistory()).events!;
+  const timers = events
+    .map((e) => e.timerStartedEventAttributes?.startToFireTimeout?.seconds)
+    .filter((seconds) => seconds !== undefined && seconds !== null)
+    .map(Number);
+  // Attempt 1's timeout timer, the retry interval, attempt 2's timeout timer.
+  expect(timers).toEqual([600, 300, 600]);
+  const renders = events
+    .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'render')
+    .map((e) => e.activityTaskScheduledEventAttributes!);
+  expect(renders).toHaveLength(2);
+  const [scheduled] = renders;
+  expect(Number(scheduled!.heartbeatTimeout!.seconds)).toBe(LIMITS.renderHeartbeatTimeoutSeconds);
+  // Lost workers are retried at once and without limit; the attempt's timer bounds them.
+  expect(scheduled!.retryPolicy).toMatchObject({ maximumAttempts: 0 });
+  expect(Number(scheduled!.retryPolicy!.initialInterval!.seconds)).toBe(1);
+  // Every render failure is the workflow's to count, never Temporal's to retry.
+  expect(scheduled!.retryPolicy!.nonRetryableErrorTypes).toEqual(
+    expect.arrayContaining([
+      'RendererRejected',
+      'RenderFailedPermanently',
+      'InvalidPayload',
+      'RenderFailed',
+      'RendererUnavailable',
+      'RendererBadResponse',
+      'RenderUnexpectedError',
+    ]),
   );
+  expect(scheduled!.retryPolicy!.nonRetryableErrorTypes).not.toContain('RenderWorkerLost');
+  // The activity's own timeout only backs up the timer.
+  expect(Number(scheduled!.startToCloseTimeout!.seconds)).toBeGreaterThan(600);
 });
 
 test('a render running past its timeout is timed out, retried, and finally fails with the timeout in the row', async () => {
@@ -133,27 +156,30 @@ test('the retry interval comes from job_queue_config, so a deployment can change
   }
 });
 
-// Last in this file: its abandoned attempt keeps the test server's clock locked for a while.
-test('a renderer that stops answering is timed out by the heartbeat timeout and retried', async () => {
-  // The test server does not skip time while an activity task is outstanding, so this waits
-  // the real heartbeat timeout (20 s); the 5-minute retry interval after it is skipped.
+test('a renderer that stops answering fails the attempt after the poll tolerance, and the next attempt submits a fresh render', async () => {
+  // The render activity runs in real time (the test server holds its clock meanwhile): each
+  // status call times out after 10 s, and 20 s without an answer fail the attempt.
   const { jobId, handle } = await run({ outcome: 'hang' });
   const result = handle.result().catch((err: unknown) => err);
   await eventually(
     'attempt 2 to start',
     async () => (await handle.query(jobStateQuery)).attempt === 2,
-    (LIMITS.renderHeartbeatTimeoutSeconds + 30) * 1000,
+    (LIMITS.renderPollErrorToleranceMs + 30_000),
   );
   const state = await handle.query(jobStateQuery);
   expect(state.status).toBe('processing');
   expect(gapsInMinutes(state)[0]).toBeGreaterThanOrEqual(5 - ONE_SECOND);
-  // The server recorded why attempt 1 ended: a heartbeat timeout, not the 10-minute timeout.
-  const [pending] = (await handle.describe()).raw.pendingActivities ?? [];
-  expect(pending?.lastFailure?.timeoutFailureInfo?.timeoutType).toBe(
-    temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_HEARTBEAT,
-  );
-  expect(stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
-  // The renderer still hangs; end the test's workflow without waiting for another timeout.
+  // Attempt 2 submitted a fresh render; attempt 1's render, which may still be running, was told to stop.
+  const posts = stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId);
+  expect(posts.map((c) => c.attempt)).toEqual([1, 2]);
+  const deletes = stack.sims.manim.ledger.filter((c) => c.method === 'DELETE' && c.jobId === jobId);
+  expect(deletes.map((c) => c.attempt)).toEqual([1]);
+  const row = await eventually('the row to show attempt 1 failed', async () => {
+    const r = await stack.store.getJob(jobId);
+    return r?.error ? r : undefined;
+  });
+  expect(row.error).toMatch(/RendererUnavailable/);
+  // The renderer still hangs; end the test's workflow without waiting for another attempt.
   await handle.terminate('test finished');
   await result;
 }, 120_000);

@@ -1,0 +1,60 @@
+/**
+ * Reaching the admission workflow from outside it: making sure it runs (every worker at start-up,
+ * and any permit request), and asking it where a job stands.
+ */
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { ADMISSION_TASK_QUEUE, ADMISSION_WORKFLOW_ID, PRIORITY_KEY } from '../shared/constants';
+import { jobAdmissionQuery } from '../shared/admission-messages';
+import type { JobAdmission } from '../shared/admission-messages';
+import type { AdmissionInput, AdmissionOptions } from '../workflows/admission';
+import type { renderAdmission } from '../workflows/admission';
+import { withTimeout } from '../util/with-timeout';
+
+/** Start options shared by the start at worker start-up and the signal-with-start of a request. */
+export function admissionStartOptions(options?: AdmissionOptions) {
+  const input: AdmissionInput = { version: 1, ...(options ? { options } : {}) };
+  return {
+    workflowId: ADMISSION_WORKFLOW_ID,
+    taskQueue: ADMISSION_TASK_QUEUE,
+    args: [input] as [AdmissionInput],
+    // Its workflow tasks gate every render start: first in line wherever tasks queue up.
+    priority: { priorityKey: PRIORITY_KEY.high },
+    staticSummary: 'render queue admission: queue order and fleet-wide caps',
+  };
+}
+
+/**
+ * Starts the admission workflow unless it runs already. Safe from any number of workers at once:
+ * the id is well known, so exactly one run exists.
+ */
+export async function ensureAdmission(client: Client, options?: AdmissionOptions): Promise<void> {
+  try {
+    await client.workflow.start<typeof renderAdmission>('renderAdmission', {
+      ...admissionStartOptions(options),
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+  } catch (err) {
+    // Servers without conflict policies (the time-skipping test server) answer "already started".
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+    throw err;
+  }
+}
+
+/** Where a job stands in the queue right now; `unknown` when admission does not know it. */
+export async function getJobAdmission(
+  client: Client,
+  jobId: string,
+  timeoutMs = 5000,
+): Promise<JobAdmission | null> {
+  try {
+    return await withTimeout(
+      client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(jobAdmissionQuery, jobId),
+      timeoutMs,
+      'admission query timed out',
+    );
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,353 @@
+/**
+ * The admission authority: one long-running workflow per namespace (id
+ * `render-queue-admission`) that owns the queue order and the fleet-wide caps. Job workflows ask
+ * it for a permit before each render attempt and give it back when the attempt ends; it grants in
+ * (priority, accepted time, job id) order whenever a permit frees or the caps change, so every
+ * worker process, every renderer and every published queue position agree on one order.
+ *
+ * Temporal behaviour this relies on:
+ * - Requests and releases are signals: durable once accepted, and a batch of them is handled in
+ *   one workflow task, followed by one dispatch pass.
+ * - A grant is a signal to the job's workflow; when that workflow has closed, the signal fails
+ *   and the permit is reclaimed at once. Holders that close without running code (terminate,
+ *   run timeout) are found by a periodic reconciliation.
+ * - Continue-as-new carries the queue compactly in its input; grants in flight and running
+ *   handlers finish first, so no request is lost across the boundary.
+ * - Time here is workflow time: peak hours are evaluated deterministically from it.
+ */
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { effectiveCaps } from '../capacity/peak-hours';
+import type { CapsConfig } from '../capacity/peak-hours';
+import { ADMISSION_LIMITS, DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE, renderJobWorkflowId } from '../shared/constants';
+import { AdmissionQueue } from '../shared/admission-queue';
+import type { EncodedQueue, HolderEntry } from '../shared/admission-queue';
+import {
+  NO_DURATIONS,
+  estimateAdmissionQueue,
+  observeDuration,
+} from '../shared/admission-estimate';
+import type { RenderDurations } from '../shared/admission-estimate';
+import {
+  admissionConfigChangedSignal,
+  admissionSnapshotQuery,
+  jobAdmissionQuery,
+  permitGrantedSignal,
+  permitReleaseSignal,
+  permitRequestSignal,
+  reprioritizeSignal,
+} from '../shared/admission-messages';
+import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
+import type { AdmissionActivities } from '../activities/admission';
+
+export interface AdmissionOptions {
+  /** Continue-as-new at this many history events (default ADMISSION_LIMITS.historyLimit). */
+  historyLimit?: number;
+  housekeepingSeconds?: number;
+  publishMinIntervalMs?: number;
+  recoverySeconds?: number;
+}
+
+/** What one run hands to the next. */
+export interface AdmissionCarried {
+  queue: EncodedQueue;
+  /** The last good `job_queue_config` caps and peak window. */
+  config: CapsConfig;
+  durations: RenderDurations;
+  /** Epoch ms up to which closed job workflows were reconciled. */
+  reconciledUntil: number;
+  /** Permits granted over the workflow's whole life, across runs. */
+  granted: number;
+}
+
+export interface AdmissionInput {
+  version: 1;
+  /** Absent on a fresh start: the queue is rebuilt by asking every running job to re-register. */
+  state?: AdmissionCarried;
+  options?: AdmissionOptions;
+}
+
+const { readAdmissionConfig } = proxyLocalActivities<AdmissionActivities>({
+  startToCloseTimeout: '10s',
+  // A few quick tries; the last good config stays in force meanwhile.
+  retry: { maximumAttempts: 3, initialInterval: '500ms' },
+});
+
+const { reconcileAdmission, announceAdmissionRestart } = proxyActivities<AdmissionActivities>({
+  taskQueue: SYNC_TASK_QUEUE,
+  startToCloseTimeout: '2m',
+  heartbeatTimeout: '30s',
+  // Both are repeated on the next round anyway: a few tries, then wait for it.
+  retry: { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '10s' },
+});
+
+const { publishQueuePositions } = proxyActivities<AdmissionActivities>({
+  taskQueue: SYNC_TASK_QUEUE,
+  startToCloseTimeout: '30s',
+  // A failed publish leaves positions stale, never wrong for long: the next change publishes again.
+  retry: { maximumAttempts: 3, initialInterval: '1s', maximumInterval: '5s' },
+});
+
+const CAPS_FIELDS = [
+  'maxConcurrentRenders',
+  'maxManimRenders',
+  'peakHourStart',
+  'peakHourEnd',
+  'peakWorkerMultiplier',
+  'timeZone',
+] as const;
+
+function capsConfigOf(config: CapsConfig): CapsConfig {
+  const picked = {} as Record<(typeof CAPS_FIELDS)[number], unknown>;
+  for (const field of CAPS_FIELDS) picked[field] = config[field];
+  return picked as CapsConfig;
+}
+
+/** Each reconciliation looks back this far past the last one, so a late visibility record is not missed. */
+const RECONCILE_OVERLAP_MS = 60_000;
+/** Republishes for waiting jobs whose rows do not exist yet, before waiting for the next change. */
+const MISSING_ROW_REPUBLISHES = 5;
+
+/** Workflow time in epoch ms (the sandbox's Date is the workflow clock, deterministic on replay). */
+const now = (): number => new Date().getTime();
+
+export async function renderAdmission(input: AdmissionInput = { version: 1 }): Promise<void> {
+  if (input.version !== 1) {
+    throw ApplicationFailure.nonRetryable(`unknown admission input version ${String(input.version)}`);
+  }
+  const options = {
+    historyLimit: input.options?.historyLimit ?? ADMISSION_LIMITS.historyLimit,
+    housekeepingMs: (input.options?.housekeepingSeconds ?? ADMISSION_LIMITS.housekeepingSeconds) * 1000,
+    publishMinIntervalMs: input.options?.publishMinIntervalMs ?? ADMISSION_LIMITS.publishMinIntervalMs,
+    recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
+  };
+  const carried = input.state;
+  const queue = AdmissionQueue.decode(carried?.queue);
+  let config: CapsConfig = carried?.config ?? capsConfigOf(DEFAULT_QUEUE_CONFIG);
+  let durations: RenderDurations = carried?.durations ?? NO_DURATIONS;
+  let reconciledUntil = carried?.reconciledUntil ?? now();
+  let grantedTotal = carried?.granted ?? 0;
+
+  /** Bumped whenever a position or an estimate may have moved. */
+  let version = 1;
+  let publishedVersion = 0;
+  let dirty = true;
+  let recovering = carried === undefined;
+  let configChanged = false;
+  let closing = false;
+  let grantsInFlight = 0;
+
+  const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
+  const changed = (): void => {
+    version += 1;
+    dirty = true;
+  };
+
+  setHandler(permitRequestSignal, (request) => {
+    const outcome = queue.request(request, now());
+    // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
+    if (outcome.kind === 'holding') void sendGrant(outcome.holder);
+    changed();
+  });
+
+  setHandler(permitReleaseSignal, (release) => {
+    const removed = queue.release(release.jobId, release.attempt);
+    if (!removed) return;
+    if ('grantedAt' in removed && release.outcome === 'completed') {
+      durations = observeDuration(durations, removed.renderer, now() - removed.grantedAt);
+    }
+    changed();
+  });
+
+  setHandler(reprioritizeSignal, ({ jobId, priority }) => {
+    if (queue.reprioritize(jobId, priority)) changed();
+  });
+
+  setHandler(admissionConfigChangedSignal, () => {
+    configChanged = true;
+  });
+
+  setHandler(admissionSnapshotQuery, () => ({
+    now: now(),
+    version,
+    caps: capsNow(),
+    queue: queue.encode(),
+    durations,
+  }));
+
+  setHandler(jobAdmissionQuery, (jobId): JobAdmission => {
+    const holder = queue.holder(jobId);
+    if (holder) {
+      return { state: 'holding', attempt: holder.attempt, grantedAt: new Date(holder.grantedAt).toISOString() };
+    }
+    const waiting = queue.waitingEntry(jobId);
+    if (!waiting) return { state: 'unknown' };
+    const mine = estimateAdmissionQueue(queue, capsNow(), durations, now()).find((e) => e.jobId === jobId);
+    return {
+      state: 'waiting',
+      attempt: waiting.attempt,
+      position: mine?.position ?? 0,
+      estimatedStartAt: new Date(mine?.estimatedStartAt ?? now()).toISOString(),
+      waitingTotal: queue.waitingCount,
+    };
+  });
+
+  /** Tells a job its permit is granted; a job that has closed meanwhile gives it back at once. */
+  async function sendGrant(holder: HolderEntry): Promise<void> {
+    grantsInFlight += 1;
+    try {
+      await getExternalWorkflowHandle(renderJobWorkflowId(holder.jobId)).signal(permitGrantedSignal, {
+        attempt: holder.attempt,
+      });
+    } catch (err) {
+      log.warn('grant could not be delivered; permit reclaimed', {
+        jobId: holder.jobId,
+        attempt: holder.attempt,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      if (queue.release(holder.jobId, holder.attempt)) changed();
+    } finally {
+      grantsInFlight -= 1;
+    }
+  }
+
+  function dispatch(): void {
+    const granted = queue.dispatch(capsNow(), now());
+    grantedTotal += granted.length;
+    for (const holder of granted) void sendGrant(holder);
+  }
+
+  async function refreshConfig(): Promise<void> {
+    try {
+      const result = await readAdmissionConfig();
+      if (!result.ok) {
+        log.warn('job_queue_config rejected; keeping the last good caps', { reason: result.reason });
+        return;
+      }
+      const next = capsConfigOf(result.config);
+      if (CAPS_FIELDS.some((field) => next[field] !== config[field])) {
+        log.info('admission caps config applied', { from: config, to: next });
+        config = next;
+      }
+    } catch (err) {
+      log.warn('job_queue_config unreadable; keeping the last good caps', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  async function reconcile(): Promise<void> {
+    try {
+      const result = await reconcileAdmission({
+        holders: queue.holdersList().map((holder) => holder.jobId),
+        closedSince: reconciledUntil - RECONCILE_OVERLAP_MS,
+      });
+      for (const jobId of result.closed) {
+        const forgotten = queue.forget(jobId);
+        if (forgotten.held || forgotten.waited) {
+          log.warn('job workflow closed without giving its place back; reclaimed', { jobId, ...forgotten });
+          changed();
+        }
+      }
+      reconciledUntil = result.checkedAt;
+    } catch (err) {
+      log.warn('admission reconciliation failed; retried next round', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  /** Config, peak hours and reconciliation, every few seconds (at once on a config signal). */
+  async function housekeeping(): Promise<void> {
+    for (;;) {
+      configChanged = false;
+      await refreshConfig();
+      await reconcile();
+      // Peak hours may have begun or ended, and estimates age: dispatch and republish.
+      changed();
+      await condition(() => configChanged || closing, options.housekeepingMs);
+      if (closing) return;
+    }
+  }
+
+  async function publisher(): Promise<void> {
+    let lastPublishAt = 0;
+    let republishes = 0;
+    for (;;) {
+      await condition(() => closing || (!recovering && version !== publishedVersion));
+      if (closing) return;
+      try {
+        // A delay, not a deadline: workflow time and the worker's clock need not agree.
+        const delayMs = Math.max(0, Math.min(options.publishMinIntervalMs, lastPublishAt + options.publishMinIntervalMs - now()));
+        const result = await publishQueuePositions({ delayMs });
+        publishedVersion = Math.max(publishedVersion, result.version);
+        // A waiting job's row may not exist yet (its first sync is in flight): try again shortly.
+        if (result.missing === 0 || publishedVersion !== version) republishes = 0;
+        else if (republishes++ < MISSING_ROW_REPUBLISHES) publishedVersion = version - 1;
+      } catch (err) {
+        log.warn('queue positions not published; retried on the next change', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+        publishedVersion = version;
+      }
+      lastPublishAt = now();
+    }
+  }
+
+  /** A fresh start lost the queue: running jobs re-register before anything is granted. */
+  async function recover(): Promise<void> {
+    try {
+      const { signalled } = await announceAdmissionRestart();
+      if (signalled > 0) {
+        log.info('admission started afresh; waiting for running jobs to re-register', { signalled });
+        await condition(() => closing, options.recoveryMs);
+      }
+    } catch (err) {
+      log.warn('could not ask running jobs to re-register', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    recovering = false;
+    changed();
+  }
+
+  const continueAsNewDue = (): boolean =>
+    workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyLimit;
+
+  if (recovering) void recover();
+  void housekeeping();
+  void publisher();
+
+  for (;;) {
+    await condition(() => dirty || continueAsNewDue());
+    if (continueAsNewDue()) break;
+    dirty = false;
+    if (!recovering) dispatch();
+  }
+
+  // Nothing new is granted from here; grants already sent finish (a failed one is reclaimed).
+  closing = true;
+  await condition(() => grantsInFlight === 0 && allHandlersFinished());
+  await continueAsNew<typeof renderAdmission>({
+    version: 1,
+    state: {
+      queue: queue.encode(),
+      config,
+      durations,
+      reconciledUntil,
+      granted: grantedTotal,
+    },
+    ...(input.options ? { options: input.options } : {}),
+  });
+}
+
