@@ -8,10 +8,10 @@
  *   positions to the read model, and asking jobs to re-register after a fresh start.
  */
 import { Context, log as activityLog } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { admissionStartOptions } from '../client/admission';
+import { admissionStartOptions, requestAdmission } from '../client/admission';
 import { validateQueueConfig } from '../capacity/live-config';
 import type { ConfigValidation } from '../capacity/live-config';
 import { AdmissionQueue } from '../shared/admission-queue';
@@ -21,17 +21,21 @@ import {
   admissionRestartedSignal,
   admissionSnapshotQuery,
   permitReleaseSignal,
-  permitRequestSignal,
 } from '../shared/admission-messages';
 import type { PermitRelease } from '../shared/admission-messages';
 import {
-  ADMISSION_WORKFLOW_ID,
   TERMINAL_STATUSES,
   WORKFLOW_TYPE,
+  ADMISSION_WORKFLOW_ID,
   jobIdFromWorkflowId,
   renderJobWorkflowId,
 } from '../shared/constants';
+import type { Renderer } from '../shared/constants';
+import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobStore } from '../store/job-store';
+import type { RendererAdapter } from '../renderers/http-client';
+import type { RenderJobInput } from '../shared/job-schema';
+import type { RenderProgress } from '../shared/messages';
 import { withTimeout } from '../util/with-timeout';
 
 const SEQ_PER_GENERATION = 1_000_000;
@@ -45,20 +49,21 @@ export interface PermitActivityDeps {
 export function createPermitActivities({ client }: PermitActivityDeps) {
   return {
     async requestPermit(request: PermitRequest): Promise<void> {
-      await client.workflow.signalWithStart('renderAdmission', {
-        ...admissionStartOptions(),
-        signal: permitRequestSignal,
-        signalArgs: [request],
-      });
+      await client.withAbortSignal(Context.current().cancellationSignal, () =>
+        requestAdmission(client, request),
+      );
     },
 
+    // Also a signal-with-start: if admission was terminated, the next release brings it back (and
+    // its fresh run asks every running job to re-register), even when no new job is submitted.
     async releasePermit(release: PermitRelease): Promise<void> {
-      try {
-        await client.workflow.getHandle(ADMISSION_WORKFLOW_ID).signal(permitReleaseSignal, release);
-      } catch (err) {
-        // No admission workflow: it holds nothing of ours to give back.
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
+      await client.withAbortSignal(Context.current().cancellationSignal, () =>
+        client.workflow.signalWithStart('renderAdmission', {
+          ...admissionStartOptions(),
+          signal: permitReleaseSignal,
+          signalArgs: [release],
+        }),
+      );
     },
   };
 }
@@ -68,6 +73,8 @@ export type PermitActivities = ReturnType<typeof createPermitActivities>;
 export interface AdmissionActivityDeps {
   client: Client;
   store: JobStore;
+  /** To stop the render of a holder whose workflow was terminated mid-render. */
+  renderers: Record<Renderer, RendererAdapter>;
 }
 
 export interface ReconcileInput {
@@ -101,15 +108,69 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export function createAdmissionActivities({ client, store }: AdmissionActivityDeps) {
+export function createAdmissionActivities({ client, store, renderers }: AdmissionActivityDeps) {
+  const namespace = client.options.namespace;
+  /** Temporal calls made for an activity end with it (cancelled, or its worker shutting down). */
+  const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
+    client.withAbortSignal(Context.current().cancellationSignal, fn);
+  const decode = (payload: unknown): unknown =>
+    payload
+      ? defaultPayloadConverter.fromPayload(
+          payload as Parameters<typeof defaultPayloadConverter.fromPayload>[0],
+        )
+      : undefined;
+
+  /**
+   * The render a closed run left running, from its history: the renderer from its input and the
+   * id its render activity reported last. Read only for runs that closed without running code.
+   */
+  async function orphanRender(
+    workflowId: string,
+    runId: string,
+  ): Promise<{ renderer: Renderer; renderId: string } | undefined> {
+    let renderer: Renderer | undefined;
+    let renderId: string | undefined;
+    const renderActivities = new Set<string>();
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace,
+        execution: { workflowId, runId },
+        ...(nextPageToken ? { nextPageToken } : {}),
+      });
+      for (const event of page.history?.events ?? []) {
+        const started = event.workflowExecutionStartedEventAttributes;
+        if (started)
+          renderer = (decode(started.input?.payloads?.[0]) as RenderJobInput | undefined)?.renderer;
+        const signal = event.workflowExecutionSignaledEventAttributes;
+        if (signal?.signalName === 'renderProgress') {
+          const update = decode(signal.input?.payloads?.[0]) as RenderProgress | undefined;
+          if (update?.phase === 'submitted' && update.renderId) renderId = update.renderId;
+        }
+        const scheduled = event.activityTaskScheduledEventAttributes;
+        if (scheduled?.activityType?.name === 'render') renderActivities.add(String(event.eventId));
+        // A render activity that ended took its render with it (finished, failed or told to stop).
+        const ended =
+          event.activityTaskCompletedEventAttributes ??
+          event.activityTaskFailedEventAttributes ??
+          event.activityTaskCanceledEventAttributes ??
+          event.activityTaskTimedOutEventAttributes;
+        if (ended && renderActivities.has(String(ended.scheduledEventId))) renderId = undefined;
+      }
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    return renderer && renderId ? { renderer, renderId } : undefined;
+  }
+
   /** The reason an abnormally closed run ended, as its close event says. */
   async function closeReason(workflowId: string, runId: string, status: string): Promise<string> {
     if (status !== 'TERMINATED') return 'the job workflow timed out (its run timeout passed)';
     try {
       const { history } = await client.workflowService.getWorkflowExecutionHistory({
-        namespace: client.options.namespace,
+        namespace,
         execution: { workflowId, runId },
-        historyEventFilterType: temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+        historyEventFilterType:
+          temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
       });
       const reason = history?.events?.[0]?.workflowExecutionTerminatedEventAttributes?.reason;
       return `the job workflow was terminated${reason ? `: ${reason}` : ''}`;
@@ -142,44 +203,96 @@ export function createAdmissionActivities({ client, store }: AdmissionActivityDe
     activityLog.warn('job workflow closed without finishing; row failed', { jobId, workflowId, reason });
   }
 
-  /** True when the latest run of the job's workflow is still running (a re-run or a reset). */
-  async function stillRunning(workflowId: string): Promise<boolean> {
+  /** The latest run of a job's workflow (a re-run or a reset makes a newer one); undefined if none. */
+  async function latestRun(workflowId: string): Promise<{ runId: string; running: boolean } | undefined> {
     try {
-      return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+      const description = await client.workflow.getHandle(workflowId).describe();
+      return { runId: description.runId, running: description.status.name === 'RUNNING' };
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return false;
+      if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
   }
 
+  async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+    const checkedAt = Date.now();
+    const closed = new Set<string>();
+    for (const jobId of input.holders) {
+      const workflowId = renderJobWorkflowId(jobId);
+      const latest = await latestRun(workflowId);
+      if (latest?.running) continue;
+      closed.add(jobId);
+      // Its render may still be going at the renderer, beyond the caps: stop it.
+      const orphan = latest ? await orphanRender(workflowId, latest.runId).catch(() => undefined) : undefined;
+      if (orphan) {
+        const acknowledged = await renderers[orphan.renderer].cancel(orphan.renderId);
+        activityLog.warn('stopped the render of a job workflow that closed mid-render', {
+          jobId,
+          ...orphan,
+          rendererAcknowledged: acknowledged,
+        });
+      }
+    }
+    let visibility = true;
+    const since = new Date(input.closedSince).toISOString();
+    try {
+      const query = `${ABNORMAL_CLOSE} AND CloseTime >= '${since}'`;
+      for await (const run of client.workflow.list({ query })) {
+        const jobId = jobIdFromWorkflowId(run.workflowId);
+        if (!jobId || (await latestRun(run.workflowId))?.running) continue;
+        closed.add(jobId);
+        await recordAbnormalEnd(
+          jobId,
+          run.workflowId,
+          await closeReason(run.workflowId, run.runId, run.status.name),
+        );
+        Context.current().heartbeat();
+      }
+    } catch (err) {
+      visibility = false;
+      activityLog.debug('visibility unavailable; holders were checked directly', { error: messageOf(err) });
+    }
+    return { closed: [...closed], checkedAt, visibility };
+  }
+
+  /**
+   * After a fresh start: every running job is asked to re-register (waiting or holding).
+   * Returns how many were asked, and how many of them were rendering (RenderStatus
+   * `processing`): admission holds its grants until those have re-registered their permits.
+   */
+  async function announce(): Promise<{ signalled: number; rendering: number; visibility: boolean }> {
+    let signalled = 0;
+    let rendering = 0;
+    try {
+      const query = `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND ExecutionStatus = 'Running'`;
+      for await (const run of client.workflow.list({ query })) {
+        try {
+          await client.workflow.getHandle(run.workflowId).signal(admissionRestartedSignal);
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) continue;
+          throw err;
+        }
+        signalled += 1;
+        if (run.typedSearchAttributes.get(SEARCH_ATTRIBUTES.renderStatus) === 'processing') rendering += 1;
+        if (signalled % 50 === 0) Context.current().heartbeat(signalled);
+      }
+    } catch (err) {
+      activityLog.warn('could not ask running jobs to re-register after an admission restart', {
+        error: messageOf(err),
+      });
+      return { signalled, rendering, visibility: false };
+    }
+    return { signalled, rendering, visibility: true };
+  }
+
   return {
-    /** Run as a local activity of the admission workflow: the config row, validated. */
+    /** The config row, validated, for the admission workflow. */
     async readAdmissionConfig(): Promise<ConfigValidation> {
       return validateQueueConfig(await store.readQueueConfig());
     },
 
-    async reconcileAdmission(input: ReconcileInput): Promise<ReconcileResult> {
-      const checkedAt = Date.now();
-      const closed = new Set<string>();
-      for (const jobId of input.holders) {
-        if (!(await stillRunning(renderJobWorkflowId(jobId)))) closed.add(jobId);
-      }
-      let visibility = true;
-      const since = new Date(input.closedSince).toISOString();
-      try {
-        const query = `${ABNORMAL_CLOSE} AND CloseTime >= '${since}'`;
-        for await (const run of client.workflow.list({ query })) {
-          const jobId = jobIdFromWorkflowId(run.workflowId);
-          if (!jobId || (await stillRunning(run.workflowId))) continue;
-          closed.add(jobId);
-          await recordAbnormalEnd(jobId, run.workflowId, await closeReason(run.workflowId, run.runId, run.status.name));
-          Context.current().heartbeat();
-        }
-      } catch (err) {
-        visibility = false;
-        activityLog.debug('visibility unavailable; holders were checked directly', { error: messageOf(err) });
-      }
-      return { closed: [...closed], checkedAt, visibility };
+    reconcileAdmission(input: ReconcileInput): Promise<ReconcileResult> {
+      return bounded(() => reconcile(input));
     },
 
     /**
@@ -189,10 +302,12 @@ export function createAdmissionActivities({ client, store }: AdmissionActivityDe
      */
     async publishQueuePositions(input: { delayMs: number }): Promise<PublishResult> {
       if (input.delayMs > 0) await Context.current().sleep(Math.min(input.delayMs, QUERY_TIMEOUT_MS));
-      const snapshot = await withTimeout(
-        client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery),
-        QUERY_TIMEOUT_MS,
-        `admission snapshot query timed out after ${QUERY_TIMEOUT_MS} ms`,
+      const snapshot = await bounded(() =>
+        withTimeout(
+          client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery),
+          QUERY_TIMEOUT_MS,
+          `admission snapshot query timed out after ${QUERY_TIMEOUT_MS} ms`,
+        ),
       );
       const estimates = estimateAdmissionQueue(
         AdmissionQueue.decode(snapshot.queue),
@@ -204,31 +319,15 @@ export function createAdmissionActivities({ client, store }: AdmissionActivityDe
         estimates.map((e) => ({
           jobId: e.jobId,
           position: e.position,
-          estimatedStartAt: new Date(e.estimatedStartAt).toISOString(),
+          // Whole seconds: an estimate that moved by milliseconds is not worth a row write.
+          estimatedStartAt: new Date(Math.round(e.estimatedStartAt / 1000) * 1000).toISOString(),
         })),
       );
       return { version: snapshot.version, ...outcome };
     },
 
-    /** After a fresh start: every running job is asked to re-register (waiting or holding). */
-    async announceAdmissionRestart(): Promise<{ signalled: number; visibility: boolean }> {
-      let signalled = 0;
-      try {
-        const query = `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND ExecutionStatus = 'Running'`;
-        for await (const run of client.workflow.list({ query })) {
-          try {
-            await client.workflow.getHandle(run.workflowId).signal(admissionRestartedSignal);
-            signalled += 1;
-          } catch (err) {
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-          }
-          if (signalled % 50 === 0) Context.current().heartbeat(signalled);
-        }
-      } catch (err) {
-        activityLog.warn('could not list running jobs after an admission restart', { error: messageOf(err) });
-        return { signalled, visibility: false };
-      }
-      return { signalled, visibility: true };
+    announceAdmissionRestart(): Promise<{ signalled: number; rendering: number; visibility: boolean }> {
+      return bounded(announce);
     },
   };
 }

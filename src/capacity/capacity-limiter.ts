@@ -18,6 +18,7 @@ import type {
   WorkerTuner,
 } from '@temporalio/worker';
 import type { RenderQueue } from '../shared/constants';
+import type { QueueConfig } from '../shared/job-schema';
 
 export interface RenderCaps {
   /** Renders of every renderer together. */
@@ -213,18 +214,20 @@ export const RENDER_ACTIVITY_POLLER_BEHAVIOR: NonNullable<WorkerOptions['activit
 
 /**
  * The per-process guard beneath admission's fleet-wide caps. Admission already keeps the whole
- * fleet within the caps, so this only has to let one process run all of it: the caps plus one
- * slot per idle poller (each holds a reservation while it polls), so an idle poller never parks a
- * slot that admission has granted. `processMax` (WORKER_MAX_RENDERS) lowers the total for a small
- * container; the other workers then take the rest.
+ * fleet within the caps, so this only has to let one process run all of it: the peak-hour caps
+ * (so the guard never lags when peak hours begin) plus one slot per idle poller (each holds a
+ * reservation while it polls), so an idle poller never parks a slot that admission has granted.
+ * `processMax` (WORKER_MAX_RENDERS) lowers the total for a small container; the other workers
+ * then take the rest.
  */
-export function localRenderCaps(fleetCaps: RenderCaps, processMax?: number): RenderCaps {
+export function localRenderCaps(
+  config: Pick<QueueConfig, 'maxConcurrentRenders' | 'maxManimRenders' | 'peakWorkerMultiplier'>,
+  processMax?: number,
+): RenderCaps {
   const pollers = RENDER_WORKER_POLLERS * 2;
-  const total = fleetCaps.total + pollers;
-  return {
-    total: processMax === undefined ? total : Math.min(total, processMax + pollers),
-    manim: fleetCaps.manim + RENDER_WORKER_POLLERS,
-  };
+  const fleetTotal = Math.floor(config.maxConcurrentRenders * Math.max(1, config.peakWorkerMultiplier));
+  const total = (processMax === undefined ? fleetTotal : Math.min(fleetTotal, processMax)) + pollers;
+  return { total, manim: Math.min(config.maxManimRenders, fleetTotal) + RENDER_WORKER_POLLERS };
 }
 
 /**

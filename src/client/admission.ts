@@ -5,7 +5,8 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { ADMISSION_TASK_QUEUE, ADMISSION_WORKFLOW_ID, PRIORITY_KEY } from '../shared/constants';
-import { jobAdmissionQuery } from '../shared/admission-messages';
+import { jobAdmissionQuery, permitRequestSignal } from '../shared/admission-messages';
+import type { PermitRequest } from '../shared/admission-queue';
 import type { JobAdmission } from '../shared/admission-messages';
 import type { AdmissionInput, AdmissionOptions } from '../workflows/admission';
 import type { renderAdmission } from '../workflows/admission';
@@ -39,6 +40,19 @@ export async function ensureAdmission(client: Client, options?: AdmissionOptions
     if (err instanceof WorkflowExecutionAlreadyStartedError) return;
     throw err;
   }
+}
+
+/**
+ * Puts a job in admission's queue: a signal-with-start, so admission is started if it is not
+ * running. Admission stamps the job with the time the request arrives: that is when the job is
+ * accepted, and the order it is served in.
+ */
+export async function requestAdmission(client: Client, request: PermitRequest): Promise<void> {
+  await client.workflow.signalWithStart<typeof renderAdmission, [PermitRequest]>('renderAdmission', {
+    ...admissionStartOptions(),
+    signal: permitRequestSignal,
+    signalArgs: [request],
+  });
 }
 
 /** Where a job stands in the queue right now; `unknown` when admission does not know it. */

@@ -12,6 +12,7 @@ import { jobStateQuery } from '../shared/messages';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobState } from '../shared/messages';
 import { withTimeout } from '../util/with-timeout';
+import { requestAdmission } from './admission';
 
 /** Bad input from a submitter: the message names the field. Nothing was started. */
 export class InvalidSubmissionError extends Error {
@@ -78,13 +79,22 @@ export async function submitJob(
             ],
           }),
     });
-    return { jobId: input.jobId, workflowId, started: true, input };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       return { jobId: input.jobId, workflowId, started: false, input };
     }
     throw err;
   }
+  // The submission joins the queue now, in the order submissions are made: a sequential
+  // submitter's jobs are served in its order. The job asks again itself (idempotent), so a
+  // failure here only delays its place by its first workflow task.
+  await requestAdmission(client, {
+    jobId: input.jobId,
+    renderer: input.renderer,
+    priority: input.priority,
+    attempt: 1,
+  }).catch(() => undefined);
+  return { jobId: input.jobId, workflowId, started: true, input };
 }
 
 export interface JobStatusView {

@@ -13,7 +13,7 @@
  * waiting jobs then take the freed slots in admission order, a Manim job only once a Manim slot
  * is free too.
  */
-import { ADMISSION_LIMITS, RENDERERS } from './constants';
+import { ADMISSION_LIMITS } from './constants';
 import type { Renderer } from './constants';
 import { compareWaiting } from './admission-queue';
 import type { AdmissionCaps, AdmissionQueue, HolderEntry, WaitingEntry } from './admission-queue';
@@ -120,9 +120,7 @@ export function estimateQueue(input: EstimateInput): QueueEstimate[] {
   const duration = (renderer: Renderer) => expectedDuration(durations, renderer);
   const expectedEnd = (h: HolderEntry) =>
     Math.max(h.grantedAt + duration(h.renderer), now + duration(h.renderer) / 10);
-  const total = new MinHeap(
-    slotFreeTimes(input.holders.map(expectedEnd), Math.max(1, caps.total), now),
-  );
+  const total = new MinHeap(slotFreeTimes(input.holders.map(expectedEnd), Math.max(1, caps.total), now));
   const manimSlots = new MinHeap(
     slotFreeTimes(
       input.holders.filter((h) => h.renderer === 'manim').map(expectedEnd),
@@ -173,8 +171,4 @@ export function estimateAdmissionQueue(
     manimWaiting: queue.pool('manim'),
     generalWaiting: queue.pool('general'),
   });
-}
-
-export function isRenderer(value: string): value is Renderer {
-  return (RENDERERS as readonly string[]).includes(value);
 }

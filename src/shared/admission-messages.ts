@@ -16,6 +16,8 @@ export interface PermitRelease {
 
 export interface PermitGrant {
   attempt: number;
+  /** When admission accepted the job (epoch ms): later attempts ask with it, to keep their place. */
+  acceptedAt: number;
 }
 
 export interface Reprioritize {

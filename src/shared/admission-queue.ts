@@ -16,8 +16,12 @@ export interface PermitRequest {
   jobId: string;
   renderer: Renderer;
   priority: Priority;
-  /** When the submission was accepted, epoch ms; never changes while the job waits or retries. */
-  acceptedAt: number;
+  /**
+   * When admission accepted the job, epoch ms, as its first grant told it; absent on a job's
+   * first request, which admission stamps with its own time of arrival. Never changes while the
+   * job waits or retries, so a retried attempt rejoins at its original place.
+   */
+  acceptedAt?: number;
   /** The render attempt (1-based) that needs the permit. */
   attempt: number;
   /**
@@ -41,6 +45,8 @@ export interface HolderEntry {
   renderer: Renderer;
   attempt: number;
   grantedAt: number;
+  /** Its place in the queue, told to the job with the grant so later attempts keep it. */
+  acceptedAt: number;
 }
 
 export interface AdmissionCaps {
@@ -50,8 +56,7 @@ export interface AdmissionCaps {
 
 export type RequestOutcome =
   /** Granted earlier (the same or a later attempt): the caller repeats the grant, nothing else. */
-  | { kind: 'holding'; holder: HolderEntry }
-  | { kind: 'waiting' };
+  { kind: 'holding'; holder: HolderEntry } | { kind: 'waiting' };
 
 export const priorityRank = (priority: Priority): number => PRIORITIES.indexOf(priority);
 
@@ -116,6 +121,7 @@ export class AdmissionQueue {
         renderer: req.renderer,
         attempt: req.attempt,
         grantedAt: now,
+        acceptedAt: req.acceptedAt ?? now,
       };
       this.addHolder(holder);
       return { kind: 'holding', holder };
@@ -127,7 +133,7 @@ export class AdmissionQueue {
       jobId: req.jobId,
       renderer: req.renderer,
       rank: priorityRank(req.priority),
-      acceptedAt: req.acceptedAt,
+      acceptedAt: req.acceptedAt ?? now,
       attempt: req.attempt,
     });
     return { kind: 'waiting' };
@@ -188,6 +194,7 @@ export class AdmissionQueue {
         renderer: next.renderer,
         attempt: next.attempt,
         grantedAt: now,
+        acceptedAt: next.acceptedAt,
       };
       this.addHolder(holder);
       granted.push(holder);
@@ -277,7 +284,7 @@ const ID = 36;
 const ATTEMPT = 2;
 const TIME = 9;
 const WAITING_WIDTH = ID + 1 + 1 + ATTEMPT + TIME;
-const HOLDER_WIDTH = ID + 1 + ATTEMPT + TIME;
+const HOLDER_WIDTH = ID + 1 + ATTEMPT + TIME + TIME;
 
 const fixed = (value: number, width: number): string => {
   const text = Math.max(0, Math.floor(value)).toString(36);
@@ -295,7 +302,7 @@ function encodeWaiting(e: WaitingEntry): string {
 }
 
 function encodeHolder(h: HolderEntry): string {
-  return `${checkedId(h.jobId)}${RENDERERS.indexOf(h.renderer)}${fixed(h.attempt, ATTEMPT)}${fixed(h.grantedAt, TIME)}`;
+  return `${checkedId(h.jobId)}${RENDERERS.indexOf(h.renderer)}${fixed(h.attempt, ATTEMPT)}${fixed(h.grantedAt, TIME)}${fixed(h.acceptedAt, TIME)}`;
 }
 
 function rendererAt(code: string): Renderer {
@@ -317,11 +324,13 @@ function decodeWaiting(s: string): WaitingEntry {
 }
 
 function decodeHolder(s: string): HolderEntry {
+  const times = ID + 1 + ATTEMPT;
   return {
     jobId: s.slice(0, ID),
     renderer: rendererAt(s[ID]!),
-    attempt: parseInt(s.slice(ID + 1, ID + 1 + ATTEMPT), 36),
-    grantedAt: parseInt(s.slice(ID + 1 + ATTEMPT), 36),
+    attempt: parseInt(s.slice(ID + 1, times), 36),
+    grantedAt: parseInt(s.slice(times, times + TIME), 36),
+    acceptedAt: parseInt(s.slice(times + TIME), 36),
   };
 }
 
@@ -332,9 +341,4 @@ function decodeAll<T>(text: string, width: number, decode: (s: string) => T): T[
   const out: T[] = [];
   for (let at = 0; at < text.length; at += width) out.push(decode(text.slice(at, at + width)));
   return out;
-}
-
-/** Decodes the waiting part of a snapshot in global admission order. */
-export function decodeQueue(encoded: EncodedQueue): AdmissionQueue {
-  return AdmissionQueue.decode(encoded);
 }

@@ -114,11 +114,6 @@ export const RenderJobInputSchema = z
     userId: z.uuid().optional(),
     /** 0 for the first run of a job; the retry command starts generation 1, 2, ... */
     generation: z.number().int().min(0).max(1000).optional(),
-    /**
-     * When the submission was accepted, if not when the workflow started: intake passes the
-     * row's insert time, so a frontend job keeps its place against jobs submitted after it.
-     */
-    acceptedAt: z.iso.datetime().optional(),
   })
   .strict();
 export type RenderJobInput = z.infer<typeof RenderJobInputSchema>;
@@ -160,6 +155,8 @@ export const JobTransitionSchema = z
     completedAt: z.iso.datetime().nullable(),
     /** Set while `retrying`: when the next attempt may start. Absent in writes of older workflows. */
     nextAttemptAt: z.iso.datetime().nullable().optional(),
+    /** When admission accepted the job into its queue (the order it is served in). Kept once set. */
+    acceptedAt: z.iso.datetime().nullable().optional(),
     /** Present until the first write succeeds, so the row can be created if nobody inserted it. */
     job: z
       .object({
@@ -219,6 +216,8 @@ export const JobRowSchema = z.object({
   estimatedStartAt: z.string().nullable(),
   /** While `retrying`: when the next attempt may start, ISO 8601. */
   nextAttemptAt: z.string().nullable(),
+  /** When admission accepted this run of the job into its queue, ISO 8601; FIFO is by this. */
+  acceptedAt: z.string().nullable(),
   workflowId: z.string().nullable(),
   syncSeq: z.number().int(),
   createdAt: z.string(),

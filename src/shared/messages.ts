@@ -36,6 +36,8 @@ export interface JobState {
   completedAt: string | null;
   /** While `retrying`: when the next attempt may start (it then waits for a permit). */
   nextAttemptAt: string | null;
+  /** When admission accepted the job into its queue (known from its first grant). */
+  acceptedAt?: string | null;
 }
 
 export interface RenderJobResult {

@@ -18,7 +18,7 @@ import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
 import type { Queryable } from './migrate';
 
 const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload, retry_count, progress,
-  error, result, queue_position, estimated_start_at, next_attempt_at, workflow_id, sync_seq, created_at,
+  error, result, queue_position, estimated_start_at, next_attempt_at, accepted_at, workflow_id, sync_seq, created_at,
   started_at, completed_at, updated_at`;
 
 export interface JobDbRow {
@@ -36,6 +36,7 @@ export interface JobDbRow {
   queue_position: number | string | null;
   estimated_start_at: Date | string | null;
   next_attempt_at: Date | string | null;
+  accepted_at: Date | string | null;
   workflow_id: string | null;
   sync_seq: number | string;
   created_at: Date | string;
@@ -79,6 +80,7 @@ export function jobRowFromDb(row: JobDbRow): JobRow {
     queuePosition: toNullableNumber(row.queue_position),
     estimatedStartAt: toNullableIso(row.estimated_start_at),
     nextAttemptAt: toNullableIso(row.next_attempt_at),
+    acceptedAt: toNullableIso(row.accepted_at),
     workflowId: row.workflow_id,
     syncSeq: toNumber(row.sync_seq),
     createdAt: toIso(row.created_at),
@@ -212,7 +214,7 @@ export class PostgresJobStore implements JobStore {
     const t = parsed.data;
     const rows = await this.run<{ applied: boolean }>(
       `SELECT apply_job_transition($1::uuid, $2::bigint, $3::text, $4::text, $5::int, $6::real, $7::text,
-         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb, $12::timestamptz) AS applied`,
+         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz) AS applied`,
       [
         t.jobId,
         t.seq,
@@ -226,6 +228,7 @@ export class PostgresJobStore implements JobStore {
         t.completedAt,
         t.job ? JSON.stringify(t.job) : null,
         t.nextAttemptAt ?? null,
+        t.acceptedAt ?? null,
       ],
     );
     return { applied: rows[0]?.applied === true };
@@ -310,7 +313,7 @@ export class PostgresJobStore implements JobStore {
       throw invalidInput(`limit must be an integer between 1 and 1000, got ${JSON.stringify(limit)}`);
     }
     const rows = await this.run<JobDbRow>(
-      `SELECT ${JOB_COLUMNS} FROM claim_intake_jobs($1::int) ORDER BY queue_position NULLS LAST, created_at`,
+      `SELECT ${JOB_COLUMNS} FROM claim_intake_jobs($1::int) ORDER BY job_priority_rank(priority), created_at, id`,
       [limit],
     );
     return rows.map(jobRowFromDb);

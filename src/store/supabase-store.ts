@@ -33,7 +33,7 @@ import type { JobDbRow } from './postgres-store';
 /** The `jobs` columns the read model maps (same list as the direct adapter's). */
 const JOB_COLUMNS =
   'id,user_id,job_type,priority,renderer,status,payload,retry_count,progress,error,result,queue_position,' +
-  'estimated_start_at,next_attempt_at,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
+  'estimated_start_at,next_attempt_at,accepted_at,workflow_id,sync_seq,created_at,started_at,completed_at,updated_at';
 
 /** Per request: long enough for a slow transition under load, short enough that a hung sync retries. */
 export const SUPABASE_REQUEST_TIMEOUT_MS = 10_000;
@@ -149,6 +149,7 @@ export class SupabaseJobStore implements JobStore {
       p_completed_at: t.completedAt,
       p_job: t.job ?? null,
       p_next_attempt_at: t.nextAttemptAt ?? null,
+      p_accepted_at: t.acceptedAt ?? null,
     });
     if (error) throw this.fail('applyTransition', error);
     return { applied: data === true };
@@ -245,8 +246,6 @@ export class SupabaseJobStore implements JobStore {
     const { data, error } = await this.client
       .rpc('claim_intake_jobs', { p_limit: limit })
       .select(JOB_COLUMNS)
-      .order('queue_position', { ascending: true, nullsFirst: false })
-      .order('created_at', { ascending: true })
       .overrideTypes<JobDbRow[], { merge: false }>();
     if (error) throw this.fail('claimIntakeJobs', error);
     return data.map(jobRowFromDb);

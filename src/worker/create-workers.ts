@@ -2,6 +2,7 @@
  * Builds every Temporal Worker of one worker process. Shared by `src/worker.ts` (production),
  * the demo and the tests, so tests exercise the same wiring that ships.
  */
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -69,7 +70,10 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
 
 export function progressReporter(client: Client): (update: RenderProgressUpdate) => Promise<void> {
   return async ({ workflowId, ...progress }) => {
-    await client.workflow.getHandle(workflowId).signal(renderProgressSignal, progress);
+    // Ends with the render activity (cancelled, or its worker shutting down).
+    await client.withAbortSignal(Context.current().cancellationSignal, () =>
+      client.workflow.getHandle(workflowId).signal(renderProgressSignal, progress),
+    );
   };
 }
 
@@ -91,7 +95,11 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
   const bundle = runsWorkflows ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
 
   const readModel = createReadModelActivities({ store: options.store });
-  const admission = createAdmissionActivities({ store: options.store, client: options.client });
+  const admission = createAdmissionActivities({
+    store: options.store,
+    client: options.client,
+    renderers: options.renderers,
+  });
   for (const priority of roles.workflows) {
     workers.push(
       await Worker.create({
@@ -114,20 +122,18 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         taskQueue: ADMISSION_TASK_QUEUE,
         workflowBundle: bundle,
         // Its own queue and Worker: admission's workflow tasks never wait behind job workflow tasks.
-        activities: { readAdmissionConfig: admission.readAdmissionConfig },
         enableNonLocalActivities: false,
       }),
     );
   }
   if (roles.sync) {
-    const { readAdmissionConfig: _localOnly, ...admissionActivities } = admission;
     workers.push(
       await Worker.create({
         ...common,
         taskQueue: SYNC_TASK_QUEUE,
         activities: {
           ...readModel,
-          ...admissionActivities,
+          ...admission,
           ...createIntakeActivities({ store: options.store, client: options.client }),
         },
         maxConcurrentActivityTaskExecutions: 20,

@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
-import { CapacityLimiter, localRenderCaps } from '../capacity/capacity-limiter';
-import { LiveQueueConfig } from '../capacity/live-config';
+import type { CapacityLimiter } from '../capacity/capacity-limiter';
+import type { LiveQueueConfig } from '../capacity/live-config';
 import { connectClient, connectWorker } from '../client/connect';
 import { ensureIntakeSchedule } from '../client/intake-schedule';
 import type { Env } from '../config/env';
@@ -28,6 +28,7 @@ import type { JobStore } from '../store/job-store';
 import { ADMISSION_WORKFLOW_ID } from '../shared/constants';
 import { admissionConfigChangedSignal } from '../shared/admission-messages';
 import { createWorkerSet } from './create-workers';
+import { startLocalCapacity } from './local-capacity';
 import type { WorkerSet } from './create-workers';
 
 /** The SDK Runtime's own Prometheus exporter; only our metrics server (METRICS_PORT) reads it. */
@@ -77,18 +78,18 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   logger.info('worker starting', { config: redactedEnv(env) });
   const opened = options.opened ?? (await openJobStore(env));
   const ownsStore = !options.opened;
-  const wired: { limiter?: CapacityLimiter; client?: Client } = {};
-  const liveConfig = new LiveQueueConfig({
+  const wired: { client?: Client } = {};
+  const { liveConfig, limiter } = await startLocalCapacity({
     read: () => opened.store.readQueueConfig(),
     intervalMs: env.CONFIG_REFRESH_SECONDS * 1000,
     logger,
     listenForSighup: options.listenForSighup ?? true,
     ...(options.now ? { now: options.now } : {}),
-    onChange: (caps) => {
-      wired.limiter?.setCaps(localRenderCaps(caps, env.WORKER_MAX_RENDERS));
-      // Admission re-reads the row itself every few seconds; this makes a SIGHUP count at once.
-      wired.client
-        ?.workflow.getHandle(ADMISSION_WORKFLOW_ID)
+    ...(env.WORKER_MAX_RENDERS ? { processMax: env.WORKER_MAX_RENDERS } : {}),
+    // Admission re-reads the row itself every few seconds; this makes a SIGHUP count at once.
+    onChange: () => {
+      wired.client?.workflow
+        .getHandle(ADMISSION_WORKFLOW_ID)
         .signal(admissionConfigChangedSignal)
         .catch((err: unknown) =>
           logger.warn('could not tell admission about the config change', {
@@ -97,9 +98,6 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
         );
     },
   });
-  await liveConfig.start();
-  const limiter = new CapacityLimiter({ caps: localRenderCaps(liveConfig.caps(), env.WORKER_MAX_RENDERS) });
-  wired.limiter = limiter;
 
   let workersRunning = (): boolean => false;
   const metrics = createRenderMetrics(undefined, {

@@ -23,20 +23,20 @@ import {
   getExternalWorkflowHandle,
   log,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
-import { ADMISSION_LIMITS, DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE, renderJobWorkflowId } from '../shared/constants';
+import {
+  ADMISSION_LIMITS,
+  DEFAULT_QUEUE_CONFIG,
+  SYNC_TASK_QUEUE,
+  renderJobWorkflowId,
+} from '../shared/constants';
 import { AdmissionQueue } from '../shared/admission-queue';
 import type { EncodedQueue, HolderEntry } from '../shared/admission-queue';
-import {
-  NO_DURATIONS,
-  estimateAdmissionQueue,
-  observeDuration,
-} from '../shared/admission-estimate';
+import { NO_DURATIONS, estimateAdmissionQueue, observeDuration } from '../shared/admission-estimate';
 import type { RenderDurations } from '../shared/admission-estimate';
 import {
   admissionConfigChangedSignal,
@@ -68,6 +68,8 @@ export interface AdmissionCarried {
   reconciledUntil: number;
   /** Permits granted over the workflow's whole life, across runs. */
   granted: number;
+  /** The newest acceptance stamp, so stamps keep increasing across runs. */
+  lastAccepted?: number;
 }
 
 export interface AdmissionInput {
@@ -77,9 +79,14 @@ export interface AdmissionInput {
   options?: AdmissionOptions;
 }
 
-const { readAdmissionConfig } = proxyLocalActivities<AdmissionActivities>({
+/**
+ * A regular activity, not a local one: a local activity keeps the workflow task open while it
+ * runs, and an open task holds every request, release and query; a slow database read would
+ * stall all grants. A few quick tries; the last good config stays in force meanwhile.
+ */
+const { readAdmissionConfig } = proxyActivities<AdmissionActivities>({
+  taskQueue: SYNC_TASK_QUEUE,
   startToCloseTimeout: '10s',
-  // A few quick tries; the last good config stays in force meanwhile.
   retry: { maximumAttempts: 3, initialInterval: '500ms' },
 });
 
@@ -137,12 +144,16 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let durations: RenderDurations = carried?.durations ?? NO_DURATIONS;
   let reconciledUntil = carried?.reconciledUntil ?? now();
   let grantedTotal = carried?.granted ?? 0;
+  /** The newest acceptance stamp handed out (strictly increasing). */
+  let lastAccepted = carried?.lastAccepted ?? 0;
 
   /** Bumped whenever a position or an estimate may have moved. */
   let version = 1;
   let publishedVersion = 0;
   let dirty = true;
   let recovering = carried === undefined;
+  /** Permits re-registered by their holders since a fresh start. */
+  let reRegistered = 0;
   let configChanged = false;
   let closing = false;
   let grantsInFlight = 0;
@@ -154,7 +165,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   };
 
   setHandler(permitRequestSignal, (request) => {
-    const outcome = queue.request(request, now());
+    if (request.holding) reRegistered += 1;
+    // Every arrival gets its own, later stamp: requests handled in one workflow task share its
+    // time, and their order of arrival must survive as the order they are served in.
+    lastAccepted = Math.max(now(), lastAccepted + 1);
+    const outcome = queue.request(request, lastAccepted);
     // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
     if (outcome.kind === 'holding') void sendGrant(outcome.holder);
     changed();
@@ -188,7 +203,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   setHandler(jobAdmissionQuery, (jobId): JobAdmission => {
     const holder = queue.holder(jobId);
     if (holder) {
-      return { state: 'holding', attempt: holder.attempt, grantedAt: new Date(holder.grantedAt).toISOString() };
+      return {
+        state: 'holding',
+        attempt: holder.attempt,
+        grantedAt: new Date(holder.grantedAt).toISOString(),
+      };
     }
     const waiting = queue.waitingEntry(jobId);
     if (!waiting) return { state: 'unknown' };
@@ -208,6 +227,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     try {
       await getExternalWorkflowHandle(renderJobWorkflowId(holder.jobId)).signal(permitGrantedSignal, {
         attempt: holder.attempt,
+        acceptedAt: holder.acceptedAt,
       });
     } catch (err) {
       log.warn('grant could not be delivered; permit reclaimed', {
@@ -288,7 +308,10 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       if (closing) return;
       try {
         // A delay, not a deadline: workflow time and the worker's clock need not agree.
-        const delayMs = Math.max(0, Math.min(options.publishMinIntervalMs, lastPublishAt + options.publishMinIntervalMs - now()));
+        const delayMs = Math.max(
+          0,
+          Math.min(options.publishMinIntervalMs, lastPublishAt + options.publishMinIntervalMs - now()),
+        );
         const result = await publishQueuePositions({ delayMs });
         publishedVersion = Math.max(publishedVersion, result.version);
         // A waiting job's row may not exist yet (its first sync is in flight): try again shortly.
@@ -304,13 +327,20 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     }
   }
 
-  /** A fresh start lost the queue: running jobs re-register before anything is granted. */
+  /**
+   * A fresh start lost the queue: every running job is asked to re-register, and nothing is
+   * granted until the jobs that were rendering have re-registered their permits (or a few seconds
+   * passed), so the caps hold across the restart. On a namespace's very first start nothing renders.
+   */
   async function recover(): Promise<void> {
     try {
-      const { signalled } = await announceAdmissionRestart();
-      if (signalled > 0) {
-        log.info('admission started afresh; waiting for running jobs to re-register', { signalled });
-        await condition(() => closing, options.recoveryMs);
+      const { signalled, rendering } = await announceAdmissionRestart();
+      if (rendering > 0) {
+        log.info('admission started afresh; waiting for rendering jobs to re-register', {
+          signalled,
+          rendering,
+        });
+        await condition(() => closing || reRegistered >= rendering, options.recoveryMs);
       }
     } catch (err) {
       log.warn('could not ask running jobs to re-register', {
@@ -346,8 +376,8 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       durations,
       reconciledUntil,
       granted: grantedTotal,
+      lastAccepted,
     },
     ...(input.options ? { options: input.options } : {}),
   });
 }
-

@@ -38,6 +38,7 @@ export class JobStateKeeper {
       startedAt: null,
       completedAt: null,
       nextAttemptAt: null,
+      acceptedAt: null,
     };
     this.sync = new ReadModelSync({
       jobType: input.jobType,
@@ -68,6 +69,7 @@ export class JobStateKeeper {
       startedAt: state.startedAt,
       completedAt: state.completedAt,
       nextAttemptAt: state.nextAttemptAt,
+      acceptedAt: state.acceptedAt,
     });
   }
 
@@ -77,9 +79,10 @@ export class JobStateKeeper {
   }
 
   /** The permit for `attempt` was granted: the render starts now. */
-  startAttempt(attempt: number): void {
+  startAttempt(attempt: number, acceptedAt: string | null): void {
     const at = workflowNow();
     Object.assign(this.state, { status: 'processing', attempt, progress: null, nextAttemptAt: null });
+    this.state.acceptedAt ??= acceptedAt;
     this.state.attempts.push({ attempt, startedAt: at });
     this.state.startedAt ??= at;
     this.publish();

@@ -21,27 +21,53 @@ const { requestPermit, releasePermit } = proxyLocalActivities<PermitActivities>(
 export class Permit {
   /** The attempt a permit is being waited for (0: none). */
   private wanted = 0;
-  /** The attempt whose permit is held (0: none). */
-  private held = 0;
+  /** The highest attempt granted (a grant may arrive before the job asks: the submitter asked). */
+  private granted = 0;
+  /** Attempts up to this one are over: a grant for one of them is given back. */
+  private finished = 0;
+  /** When admission accepted this job, from its first grant: later attempts keep that place. */
+  private acceptedAt: number | undefined;
 
-  constructor(private readonly request: Omit<PermitRequest, 'attempt' | 'holding'>) {
-    setHandler(permitGrantedSignal, ({ attempt }) => this.onGrant(attempt));
+  constructor(private readonly job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>) {
+    setHandler(permitGrantedSignal, ({ attempt, acceptedAt }) => this.onGrant(attempt, acceptedAt));
     // Admission lost its state (a fresh run): tell it again what this job waits for or holds.
     setHandler(admissionRestartedSignal, async () => {
-      if (this.held) await requestPermit({ ...this.request, attempt: this.held, holding: true });
-      else if (this.wanted) await requestPermit({ ...this.request, attempt: this.wanted });
+      if (this.holding) await requestPermit(this.request(this.granted, true));
+      else if (this.wanted) await requestPermit(this.request(this.wanted));
     });
   }
 
-  /** Waits in the queue until the permit for `attempt` is granted. Cancellable: leaves the queue. */
+  /** When admission accepted the job (ISO 8601), once the first grant has told it. */
+  get accepted(): string | null {
+    return this.acceptedAt === undefined ? null : new Date(this.acceptedAt).toISOString();
+  }
+
+  private get holding(): boolean {
+    return this.granted > this.finished && this.wanted === 0;
+  }
+
+  private request(attempt: number, holding = false): PermitRequest {
+    return {
+      ...this.job,
+      attempt,
+      ...(this.acceptedAt === undefined ? {} : { acceptedAt: this.acceptedAt }),
+      ...(holding ? { holding } : {}),
+    };
+  }
+
+  /**
+   * Waits in the queue until the permit for `attempt` is granted. The submitter already asked
+   * for the first attempt; asking again is harmless, and skipped when the grant is already here.
+   * Cancellable: the job then leaves the queue.
+   */
   async acquire(attempt: number): Promise<void> {
     this.wanted = attempt;
     try {
-      await requestPermit({ ...this.request, attempt });
-      await condition(() => this.held === attempt);
+      if (this.granted < attempt) await requestPermit(this.request(attempt));
+      await condition(() => this.granted >= attempt);
     } catch (err) {
       this.wanted = 0;
-      if (this.held === attempt) this.held = 0;
+      this.finished = Math.max(this.finished, attempt);
       await this.giveBack(attempt, 'withdrawn');
       throw err;
     }
@@ -50,23 +76,21 @@ export class Permit {
 
   /** Gives the permit of `attempt` back; runs even when the job is being cancelled. */
   async release(attempt: number, outcome: PermitRelease['outcome']): Promise<void> {
-    if (this.held === attempt) this.held = 0;
+    this.finished = Math.max(this.finished, attempt);
     await this.giveBack(attempt, outcome);
   }
 
-  private onGrant(attempt: number): void {
-    if (attempt === this.wanted) {
-      this.held = attempt;
+  private onGrant(attempt: number, acceptedAt: number): void {
+    this.acceptedAt ??= acceptedAt;
+    if (attempt > this.finished) {
+      this.granted = Math.max(this.granted, attempt);
       return;
     }
-    if (attempt === this.held) return; // a repeated grant
-    // A grant for an attempt this job no longer waits for (it was cancelled, or moved on): give it back.
+    // A grant for an attempt that is over (the job was cancelled, or moved on): give it back.
     void this.giveBack(attempt, 'withdrawn');
   }
 
   private giveBack(attempt: number, outcome: PermitRelease['outcome']): Promise<void> {
-    return CancellationScope.nonCancellable(() =>
-      releasePermit({ jobId: this.request.jobId, attempt, outcome }),
-    );
+    return CancellationScope.nonCancellable(() => releasePermit({ jobId: this.job.jobId, attempt, outcome }));
   }
 }

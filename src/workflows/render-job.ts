@@ -116,7 +116,8 @@ function rendererToldByActivity(err: unknown): boolean {
 
 function classify(err: unknown, policy: RenderPolicy): AttemptOutcome {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  const permanent = cause instanceof ApplicationFailure && NON_RETRYABLE_RENDER_ERRORS.includes(cause.type ?? '');
+  const permanent =
+    cause instanceof ApplicationFailure && NON_RETRYABLE_RENDER_ERRORS.includes(cause.type ?? '');
   return {
     kind: 'failed',
     permanent,
@@ -143,12 +144,7 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
   const { state } = job;
   /** The renderer's id for each attempt's render, as the activity reported it. */
   const renderIds = new Map<number, string>();
-  const permit = new Permit({
-    jobId: input.jobId,
-    renderer: input.renderer,
-    priority: input.priority,
-    acceptedAt: input.acceptedAt ? Date.parse(input.acceptedAt) : info.startTime.getTime(),
-  });
+  const permit = new Permit({ jobId: input.jobId, renderer: input.renderer, priority: input.priority });
 
   setHandler(jobStateQuery, () => state);
   setHandler(renderProgressSignal, (update) => {
@@ -157,12 +153,17 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
   });
 
   job.publish();
+  // Read while the job waits for its first permit: both are local activities of the first task.
+  const policyRead = readPolicy();
+  // Awaited below; a cancellation while the job waits must not count as an unhandled rejection.
+  policyRead.catch(() => undefined);
   try {
-    const policy = await readPolicy();
-    const attempts = new AttemptRunner(input, policy, renderIds);
+    let attempts: AttemptRunner | undefined;
     for (let attempt = 1; ; attempt += 1) {
       await permit.acquire(attempt);
-      job.startAttempt(attempt);
+      const policy = await policyRead;
+      attempts ??= new AttemptRunner(input, policy, renderIds);
+      job.startAttempt(attempt, permit.accepted);
       let outcome: AttemptOutcome;
       try {
         outcome = await attempts.run(attempt);
@@ -230,16 +231,20 @@ class AttemptRunner {
     const attemptScope = new CancellationScope();
     const timerScope = new CancellationScope();
     let timedOut = false;
-    void timerScope.run(() => sleep(this.timeoutMs)).then(
-      () => {
-        timedOut = true;
-        attemptScope.cancel();
-      },
-      () => undefined,
-    );
+    void timerScope
+      .run(() => sleep(this.timeoutMs))
+      .then(
+        () => {
+          timedOut = true;
+          attemptScope.cancel();
+        },
+        () => undefined,
+      );
     const { jobId, jobType, renderer, payload } = this.input;
     try {
-      const outcome = await attemptScope.run(() => this.render({ jobId, jobType, renderer, payload, attempt }));
+      const outcome = await attemptScope.run(() =>
+        this.render({ jobId, jobType, renderer, payload, attempt }),
+      );
       return { kind: 'completed', videoUrl: outcome.videoUrl };
     } catch (err) {
       if (timedOut || isCancellation(err)) await this.stopRender(attempt, err);
@@ -269,4 +274,3 @@ class AttemptRunner {
     );
   }
 }
-

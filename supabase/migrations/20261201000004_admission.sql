@@ -18,6 +18,9 @@ alter table jobs add constraint jobs_status_check
 
 alter table jobs add column if not exists next_attempt_at timestamptz null;
 alter table jobs add column if not exists estimated_start_at timestamptz null;
+-- When admission accepted this run of the job into its queue: the order it is served in (FIFO
+-- within a priority is by this), and a re-run's place, since created_at keeps the first run's.
+alter table jobs add column if not exists accepted_at timestamptz null;
 
 create or replace function job_status_rank(p_status text) returns int
 language sql immutable
@@ -61,6 +64,7 @@ create policy jobs_insert_own_queued on jobs
     and workflow_id is null and claimed_at is null
     and result is null and error is null and progress is null
     and queue_position is null and estimated_start_at is null and next_attempt_at is null
+    and accepted_at is null
     and started_at is null and completed_at is null
     and sync_seq = 0 and attempt = 0 and retry_count = 0
   );
@@ -94,7 +98,8 @@ create index if not exists jobs_queue_position_idx on jobs (id) where queue_posi
 
 -- The single place where the service writes a job's state; the rules of the core migration hold
 -- (sequence-guarded, rank-monotonic within a generation, a new generation resets the row), plus:
---   * next_attempt_at is set by `retrying` and cleared by every other status.
+--   * next_attempt_at is set by `retrying` and cleared by every other status;
+--   * accepted_at is kept once set within a generation.
 create or replace function apply_job_transition(
   p_job_id uuid,
   p_seq bigint,
@@ -107,7 +112,8 @@ create or replace function apply_job_transition(
   p_started_at timestamptz,
   p_completed_at timestamptz,
   p_job jsonb,
-  p_next_attempt_at timestamptz
+  p_next_attempt_at timestamptz,
+  p_accepted_at timestamptz
 ) returns boolean
 language plpgsql
 security invoker
@@ -141,7 +147,7 @@ begin
     insert into jobs (
       id, user_id, job_type, priority, renderer, payload,
       status, sync_seq, workflow_id, attempt, retry_count, progress, error, result,
-      started_at, completed_at, next_attempt_at, created_at
+      started_at, completed_at, next_attempt_at, accepted_at, created_at
     ) values (
       p_job_id,
       (p_job ->> 'userId')::uuid,
@@ -152,6 +158,7 @@ begin
       p_status, p_seq, p_workflow_id, p_attempt, greatest(p_attempt - 1, 0), p_progress, p_error, p_result,
       p_started_at, p_completed_at,
       case when p_status = 'retrying' then p_next_attempt_at end,
+      p_accepted_at,
       -- Submission time, not the time the first write happened to land (writes may be delayed).
       coalesce((p_job ->> 'submittedAt')::timestamptz, now())
     )
@@ -202,6 +209,8 @@ begin
     completed_at = case when v_new_generation then p_completed_at
                         else coalesce(p_completed_at, v_row.completed_at) end,
     next_attempt_at = case when p_status = 'retrying' then p_next_attempt_at end,
+    accepted_at = case when v_new_generation then p_accepted_at
+                       else coalesce(v_row.accepted_at, p_accepted_at) end,
     updated_at = now()
   where id = p_job_id;
 
@@ -228,7 +237,7 @@ security invoker
 set search_path = public, pg_temp
 as $$
   select apply_job_transition(p_job_id, p_seq, p_status, p_workflow_id, p_attempt, p_progress,
-    p_error, p_result, p_started_at, p_completed_at, p_job, null::timestamptz);
+    p_error, p_result, p_started_at, p_completed_at, p_job, null::timestamptz, null::timestamptz);
 $$;
 
 drop function if exists apply_job_transition_unlocked(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb);
@@ -274,6 +283,35 @@ begin
   where not exists (select 1 from jobs j where j.id = i.id);
 
   return jsonb_build_object('written', v_written, 'cleared', v_cleared, 'missing', v_missing);
+end;
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Intake claims come back in dispatch order (positions no longer order them)
+-- ---------------------------------------------------------------------------------------------
+
+create or replace function claim_intake_jobs(p_limit int) returns setof jobs
+language plpgsql
+set search_path = public, pg_temp
+as $$
+begin
+  if p_limit is null or p_limit < 1 or p_limit > 1000 then
+    raise exception 'limit must be between 1 and 1000, got %', p_limit using errcode = 'check_violation';
+  end if;
+  return query
+    with claimed as (
+      update jobs set claimed_at = now()
+      where id in (
+        select id from jobs
+        where status = 'queued' and workflow_id is null
+          and (claimed_at is null or claimed_at < now() - interval '2 minutes')
+        order by job_priority_rank(priority), created_at, id
+        for update skip locked
+        limit p_limit
+      )
+      returning *
+    )
+    select * from claimed order by job_priority_rank(priority), created_at, id;
 end;
 $$;
 
@@ -324,14 +362,14 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 revoke execute on function
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz),
+  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz),
   apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb),
   publish_queue_positions(uuid[], int[], timestamptz[]),
   get_queue_stats()
 from public, anon, authenticated;
 
 grant execute on function
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz),
+  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz),
   apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb),
   publish_queue_positions(uuid[], int[], timestamptz[]),
   get_queue_stats()

@@ -3,16 +3,19 @@
  * (real PostgreSQL when it answers, PGlite otherwise) and the production worker wiring,
  * connected to a test Temporal server.
  */
+import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CapacityLimiter, localRenderCaps } from '../../src/capacity/capacity-limiter';
-import { LiveQueueConfig } from '../../src/capacity/live-config';
+import { admissionSnapshotQuery } from '../../src/shared/admission-messages';
+import type { CapacityLimiter } from '../../src/capacity/capacity-limiter';
+import type { LiveQueueConfig } from '../../src/capacity/live-config';
 import { createRenderers } from '../../src/renderers/adapters';
 import { startRendererSimulator } from '../../src/simulator/renderer-simulator';
 import type { Queryable } from '../../src/store/migrate';
 import type { PostgresJobStore } from '../../src/store/postgres-store';
-import { renderQueueFor } from '../../src/shared/constants';
+import { ADMISSION_WORKFLOW_ID, renderQueueFor } from '../../src/shared/constants';
 import type { Renderer } from '../../src/shared/constants';
 import { createWorkerSet } from '../../src/worker/create-workers';
+import { startLocalCapacity } from '../../src/worker/local-capacity';
 import type { WorkerSet, WorkerSetOptions } from '../../src/worker/create-workers';
 import { dbTargets } from './db';
 
@@ -24,8 +27,8 @@ export interface Stack {
   db: Queryable;
   sims: Record<Renderer, Simulator>;
   limiter: CapacityLimiter;
-  /** Present when started with `liveConfig`: re-reads `job_queue_config` and sets the limiter's caps. */
-  liveConfig?: LiveQueueConfig;
+  /** Re-reads `job_queue_config` and sets the local limiter's caps (as the worker runtime does). */
+  liveConfig: LiveQueueConfig;
   /** What `liveConfig` logged, in order (warnings for rejected rows and failed reads). */
   configLog: ConfigLogLine[];
   /** The database URL when the stack runs on PostgreSQL, for a second connection. */
@@ -40,7 +43,7 @@ export interface ConfigLogLine {
   message: string;
 }
 
-/** Live config wired the way src/worker/runtime.ts wires it, with a clock and a read the test controls. */
+/** The local capacity's config reads, with a clock and a read the test controls. */
 export interface StackLiveConfigOptions {
   /** The clock peak hours are judged by; the real one by default. */
   now?: () => Date;
@@ -72,7 +75,10 @@ export async function setFleetCaps(db: Queryable, caps: { total: number; manim: 
 export async function startStack(
   env: TestWorkflowEnvironment,
   opts: {
-    /** Fleet-wide caps written to job_queue_config before the workers start (default: 10 and 4, no peak). */
+    /**
+     * Fleet-wide caps written to job_queue_config before the workers start (default: 10 and 4,
+     * no peak); not written when `liveConfig` is given (the test sets the row itself).
+     */
     caps?: { total: number; manim: number };
     roles?: WorkerSetOptions['roles'];
     simulator?: { defaultDurationMs?: number; progressSteps?: number };
@@ -84,32 +90,22 @@ export async function startStack(
   } = {},
 ): Promise<Stack> {
   const db = await preferredDb();
-  if (!opts.liveConfig) await setFleetCaps(db.db, opts.caps ?? { total: 10, manim: 4 });
   const sims = {} as Record<Renderer, Simulator>;
   for (const backend of ['manim', 'revideo', 'orchestrator'] as const) {
     sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
   }
   const configLog: ConfigLogLine[] = [];
-  // Config changes reach the limiter once it exists, exactly as src/worker/runtime.ts wires them.
-  const wired: { limiter?: CapacityLimiter } = {};
-  let liveConfig: LiveQueueConfig | undefined;
-  if (opts.liveConfig) {
-    const { now, intervalMs, read } = opts.liveConfig;
-    liveConfig = new LiveQueueConfig({
-      read: read ? () => read(db) : () => db.store.readQueueConfig(),
-      ...(now ? { now } : {}),
-      ...(intervalMs ? { intervalMs } : {}),
-      logger: {
-        info: (message) => configLog.push({ level: 'info', message }),
-        warn: (message) => configLog.push({ level: 'warn', message }),
-      },
-      onChange: (caps) => wired.limiter?.setCaps(localRenderCaps(caps)),
-    });
-    await liveConfig.start();
-  }
-  const initialCaps = liveConfig ? liveConfig.caps() : (opts.caps ?? { total: 10, manim: 4 });
-  const limiter = new CapacityLimiter({ caps: localRenderCaps(initialCaps) });
-  wired.limiter = limiter;
+  if (!opts.liveConfig) await setFleetCaps(db.db, opts.caps ?? { total: 10, manim: 4 });
+  // The process's own capacity, wired exactly as src/worker/runtime.ts wires it.
+  const { liveConfig, limiter } = await startLocalCapacity({
+    read: opts.liveConfig?.read ? () => opts.liveConfig!.read!(db) : () => db.store.readQueueConfig(),
+    intervalMs: opts.liveConfig?.intervalMs ?? 500,
+    ...(opts.liveConfig?.now ? { now: opts.liveConfig.now } : {}),
+    logger: {
+      info: (message) => configLog.push({ level: 'info', message }),
+      warn: (message) => configLog.push({ level: 'warn', message }),
+    },
+  });
   const workers = await createWorkerSet({
     connection: env.nativeConnection,
     namespace: env.namespace ?? 'default',
@@ -133,12 +129,12 @@ export async function startStack(
     db: db.db,
     sims,
     limiter,
-    ...(liveConfig ? { liveConfig } : {}),
+    liveConfig,
     configLog,
     ...(db.url ? { dbUrl: db.url } : {}),
     workers,
     async close() {
-      liveConfig?.stop();
+      liveConfig.stop();
       workers.shutdown();
       await running;
       await Promise.all(Object.values(sims).map((sim) => sim.close()));
@@ -235,4 +231,19 @@ export function watchRenders(sims: Record<Renderer, Simulator>): RenderWatch {
     },
   };
   return watch;
+}
+
+/** Resolves once admission holds no permit and no waiting job: the previous test's jobs are all gone. */
+export async function admissionIdle(client: Client, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const snapshot = await client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
+    if (snapshot.queue.holders === '' && snapshot.queue.waiting === '') return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `admission still busy after ${timeoutMs} ms: ${JSON.stringify(snapshot.queue).slice(0, 200)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

@@ -12,7 +12,7 @@ import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
 
 /** Functions anon and users may execute: pure helpers of the RLS-visible queue (no reads, no writes). */
-const PUBLIC_HELPERS = ['job_priority_rank', 'job_status_rank', 'queue_lock_key'];
+const PUBLIC_HELPERS = ['job_priority_rank', 'job_status_rank'];
 
 interface Fn {
   name: string;
@@ -128,12 +128,13 @@ maybe('access with row-level security on', () => {
         'get_queue_stats',
         'mark_intake_started',
         'mark_intake_rejected',
-        'refresh_queue_positions',
+        'publish_queue_positions',
       ]),
     );
   });
 
   const valueFor = (type: string): fc.Arbitrary<unknown> => {
+    if (type.endsWith('[]')) return fc.array(valueFor(type.slice(0, -2)), { maxLength: 3 });
     // Real job ids too: a refusal must not depend on the row being absent.
     if (type === 'uuid') return fc.oneof(fc.uuid(), fc.constantFrom(...Object.values(jobs)));
     if (type === 'integer' || type === 'bigint') return fc.integer({ min: 1, max: 1_000_000 });
@@ -185,7 +186,9 @@ maybe('access with row-level security on', () => {
     'error',
     'progress',
     'queue_position',
-    'estimated_wait_seconds',
+    'estimated_start_at',
+    'next_attempt_at',
+    'accepted_at',
     'workflow_id',
     'sync_seq',
     'attempt',
@@ -201,7 +204,9 @@ maybe('access with row-level security on', () => {
     error: fc.constantFrom('hacked', null),
     progress: fc.constantFrom(0, 1, 0.5),
     queue_position: fc.integer({ min: 0, max: 5 }),
-    estimated_wait_seconds: fc.integer({ min: 0, max: 5 }),
+    estimated_start_at: fc.constant('2030-01-01T00:00:00Z'),
+    next_attempt_at: fc.constant('2030-01-01T00:00:00Z'),
+    accepted_at: fc.constant('2030-01-01T00:00:00Z'),
     workflow_id: fc.constantFrom('render-job-evil', null),
     sync_seq: fc.integer({ min: 0, max: 10_000_000 }),
     attempt: fc.integer({ min: 0, max: 9 }),

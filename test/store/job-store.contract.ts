@@ -86,9 +86,10 @@ export function jobStoreContract(name: string, open: () => Promise<ContractTarge
         retryCount: 0,
         syncSeq: 1,
         workflowId: renderJobWorkflowId(jobId),
-        // A queued job has a place in the queue (its exact value is covered by the read-model tests).
-        queuePosition: expect.any(Number),
-        estimatedWaitSeconds: expect.any(Number),
+        // Positions come from admission (publishQueuePositions), never from a write of the job itself.
+        queuePosition: null,
+        estimatedStartAt: null,
+        nextAttemptAt: null,
       });
       expect(typeof row!.syncSeq).toBe('number');
       expect(new Date(row!.createdAt).toISOString()).toBe(row!.createdAt);
@@ -229,6 +230,97 @@ export function jobStoreContract(name: string, open: () => Promise<ContractTarge
         result: 'https://cdn/ok.mp4',
         progress: 1,
       });
+    });
+
+    test('retrying shows the last error and when the next attempt may start; processing clears that time', async () => {
+      const jobId = randomUUID();
+      const next = '2026-12-01T10:05:00.000Z';
+      const accepted = '2026-12-01T09:59:59.000Z';
+      await opened.store.applyTransition(
+        transition(jobId, 1, 'processing', { attempt: 1, acceptedAt: accepted }),
+      );
+      await opened.store.applyTransition(
+        transition(jobId, 2, 'retrying', { attempt: 1, error: 'RenderFailed: boom', nextAttemptAt: next }),
+      );
+      expect(await opened.store.getJob(jobId)).toMatchObject({
+        status: 'retrying',
+        retryCount: 0,
+        error: 'RenderFailed: boom',
+        nextAttemptAt: next,
+        // Kept: later writes of the run need not repeat it, and cannot move it.
+        acceptedAt: accepted,
+      });
+      // retrying and processing alternate; neither goes back to queued.
+      await opened.store.applyTransition(
+        transition(jobId, 3, 'processing', { attempt: 2, acceptedAt: '2026-12-01T10:30:00.000Z' }),
+      );
+      expect(await opened.store.getJob(jobId)).toMatchObject({
+        status: 'processing',
+        retryCount: 1,
+        error: 'RenderFailed: boom',
+        nextAttemptAt: null,
+        acceptedAt: accepted,
+      });
+      await expect(
+        opened.store.applyTransition(transition(jobId, 4, 'queued', { attempt: 2 })),
+      ).resolves.toEqual({
+        applied: false,
+      });
+      await opened.store.applyTransition(
+        transition(jobId, 5, 'retrying', { attempt: 2, nextAttemptAt: next }),
+      );
+      await opened.store.applyTransition(
+        transition(jobId, 6, 'failed', { attempt: 3, error: 'RenderFailed: again' }),
+      );
+      expect(await opened.store.getJob(jobId)).toMatchObject({
+        status: 'failed',
+        nextAttemptAt: null,
+        retryCount: 2,
+      });
+    });
+
+    test('published positions reach waiting rows only, changed rows only, and leave rows that stopped waiting', async () => {
+      const [a, b, c, running] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      for (const jobId of [a, b, c]) await opened.store.applyTransition(transition(jobId, 1, 'queued'));
+      await opened.store.applyTransition(transition(running, 1, 'processing'));
+      const at = (minutes: number) =>
+        new Date(Date.parse('2026-12-01T10:00:00Z') + minutes * 60_000).toISOString();
+      const missing = randomUUID();
+      await expect(
+        opened.store.publishQueuePositions([
+          { jobId: a, position: 1, estimatedStartAt: at(0) },
+          { jobId: b, position: 2, estimatedStartAt: at(1) },
+          { jobId: c, position: 3, estimatedStartAt: at(2) },
+          { jobId: running, position: 4, estimatedStartAt: at(3) },
+          { jobId: missing, position: 5, estimatedStartAt: at(4) },
+        ]),
+      ).resolves.toMatchObject({ written: 3, missing: 1 });
+      expect(await opened.store.getJob(b)).toMatchObject({ queuePosition: 2, estimatedStartAt: at(1) });
+      expect(await opened.store.getJob(running)).toMatchObject({
+        queuePosition: null,
+        estimatedStartAt: null,
+      });
+
+      // a started: it leaves the list; b and c move up; nothing else is written.
+      await expect(
+        opened.store.publishQueuePositions([
+          { jobId: b, position: 1, estimatedStartAt: at(1) },
+          { jobId: c, position: 2, estimatedStartAt: at(2) },
+        ]),
+      ).resolves.toEqual({ written: 2, cleared: 1, missing: 0 });
+      expect(await opened.store.getJob(a)).toMatchObject({ queuePosition: null, estimatedStartAt: null });
+      await expect(
+        opened.store.publishQueuePositions([
+          { jobId: b, position: 1, estimatedStartAt: at(1) },
+          { jobId: c, position: 2, estimatedStartAt: at(2) },
+        ]),
+      ).resolves.toEqual({ written: 0, cleared: 0, missing: 0 });
+
+      // A job that starts loses its position in the same write as its status.
+      await opened.store.applyTransition(transition(b, 2, 'processing'));
+      expect(await opened.store.getJob(b)).toMatchObject({ status: 'processing', queuePosition: null });
+      await expect(opened.store.publishQueuePositions([])).resolves.toMatchObject({ cleared: 1 });
+      expect(await opened.store.getJob(c)).toMatchObject({ queuePosition: null });
     });
 
     test('a transition for a missing job without job fields fails with a clear error', async () => {
@@ -412,7 +504,14 @@ export function jobStoreContract(name: string, open: () => Promise<ContractTarge
 
       test('getQueueStats counts jobs by status, queued by priority and processing by renderer', async () => {
         const stats = await fresh.store.getQueueStats();
-        expect(stats.byStatus).toEqual({ queued: 3, processing: 1, completed: 0, failed: 0, cancelled: 0 });
+        expect(stats.byStatus).toEqual({
+          queued: 3,
+          processing: 1,
+          retrying: 0,
+          completed: 0,
+          failed: 0,
+          cancelled: 0,
+        });
         expect(stats.queuedByPriority).toEqual({ high: 2, medium: 0, low: 1 });
         expect(stats.processingByRenderer).toEqual({ manim: 1, revideo: 0, orchestrator: 0 });
         expect(stats.caps.totalRenders).toBeGreaterThanOrEqual(1);

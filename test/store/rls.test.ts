@@ -30,17 +30,23 @@ describe.each(dbTargets())('row-level security ($name)', (target) => {
   let aliceJob: string;
   let bobJob: string;
 
-  /** Runs `fn` as `role` with `sub` as the JWT subject, in a transaction that is rolled back. */
-  async function as<T>(role: Role, sub: string | null, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` as `role` with `sub` as the JWT subject, in a transaction that is rolled back, or
+   * committed with `commit` (so a write that should have been refused would stay and be seen).
+   */
+  async function as<T>(role: Role, sub: string | null, fn: () => Promise<T>, commit = false): Promise<T> {
     await conn.query('BEGIN');
+    let ok = false;
     try {
       await conn.query(`SET LOCAL ROLE ${role}`);
       await conn.query(`SELECT set_config('request.jwt.claims', $1, true)`, [
         JSON.stringify(sub ? { sub, role } : { role }),
       ]);
-      return await fn();
+      const result = await fn();
+      ok = true;
+      return result;
     } finally {
-      await conn.query('ROLLBACK');
+      await conn.query(commit && ok ? 'COMMIT' : 'ROLLBACK');
     }
   }
 
@@ -66,6 +72,11 @@ describe.each(dbTargets())('row-level security ($name)', (target) => {
   });
 
   test('an authenticated user reads only their own jobs, with their queue position', async () => {
+    // Positions are published by admission (the service role); the user reads theirs.
+    await opened.store.publishQueuePositions([
+      { jobId: bobJob, position: 1, estimatedStartAt: '2026-12-01T10:00:00.000Z' },
+      { jobId: aliceJob, position: 2, estimatedStartAt: '2026-12-01T10:01:00.000Z' },
+    ]);
     const rows = await as(
       'authenticated',
       alice,
@@ -74,19 +85,20 @@ describe.each(dbTargets())('row-level security ($name)', (target) => {
           .rows,
     );
     expect(rows.map((row) => row.id)).toEqual([aliceJob]);
-    expect(rows[0]!.queue_position).not.toBeNull();
+    expect(rows[0]!.queue_position).toBe(2);
   });
 
-  test('an authenticated user can insert their own queued job and gets it back with a position', async () => {
+  test('an authenticated user can insert their own queued job and reads it back, renderer filled in', async () => {
     const row = await as('authenticated', alice, async () => {
-      const { rows } = await conn.query<{ status: string; queue_position: number; renderer: string }>(
+      const { rows } = await conn.query<{ id: string; status: string; renderer: string }>(
         `INSERT INTO jobs (job_type, priority, payload, user_id) VALUES ('doubt', 'high', '{"q":1}', $1)
-         RETURNING status, queue_position, renderer`,
+         RETURNING id, status, renderer`,
         [alice],
       );
-      return rows[0];
+      const mine = await conn.query<{ id: string }>('SELECT id FROM jobs WHERE id = $1', [rows[0]!.id]);
+      return { ...rows[0]!, visible: mine.rows.length };
     });
-    expect(row).toMatchObject({ status: 'queued', renderer: 'manim' });
+    expect(row).toMatchObject({ status: 'queued', renderer: 'manim', visible: 1 });
   });
 
   test('an authenticated user cannot insert a job for another user', async () => {
@@ -118,14 +130,21 @@ describe.each(dbTargets())('row-level security ($name)', (target) => {
   });
 
   test('an authenticated user cannot change status or result of their own job', async () => {
-    const code = await as('authenticated', alice, () =>
-      errorCode(conn.query(`UPDATE jobs SET status = 'completed', result = 'x' WHERE id = $1`, [aliceJob])),
-    );
-    expect(code).toBe('42501');
-    const deleted = await as('authenticated', alice, () =>
-      errorCode(conn.query('DELETE FROM jobs WHERE id = $1', [aliceJob])),
-    );
-    expect(deleted).toBe('42501');
+    // Committed, not rolled back: a write the policies let through would still be there below.
+    const attempt = (sql: string) =>
+      as(
+        'authenticated',
+        alice,
+        async () => {
+          await conn.query('SAVEPOINT attempt');
+          const code = await errorCode(conn.query(sql, [aliceJob]));
+          if (code) await conn.query('ROLLBACK TO SAVEPOINT attempt');
+          return code;
+        },
+        true,
+      );
+    expect(await attempt(`UPDATE jobs SET status = 'completed', result = 'x' WHERE id = $1`)).toBe('42501');
+    expect(await attempt('DELETE FROM jobs WHERE id = $1')).toBe('42501');
     expect(await opened.store.getJob(aliceJob)).toMatchObject({ status: 'queued', result: null });
   });
 
@@ -136,7 +155,7 @@ describe.each(dbTargets())('row-level security ($name)', (target) => {
       'SELECT * FROM claim_intake_jobs(10)',
       `SELECT mark_intake_rejected('${aliceJob}'::uuid, 'no')`,
       `SELECT mark_intake_started('${aliceJob}'::uuid, 'w')`,
-      'SELECT refresh_queue_positions()',
+      `SELECT publish_queue_positions(ARRAY['${aliceJob}']::uuid[], ARRAY[1], ARRAY[now()])`,
     ];
     for (const sql of calls) {
       const code = await as(role, alice, () => errorCode(conn.query(sql)));

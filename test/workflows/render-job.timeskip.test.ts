@@ -164,7 +164,7 @@ test('a renderer that stops answering fails the attempt after the poll tolerance
   await eventually(
     'attempt 2 to start',
     async () => (await handle.query(jobStateQuery)).attempt === 2,
-    (LIMITS.renderPollErrorToleranceMs + 30_000),
+    LIMITS.renderPollErrorToleranceMs + 30_000,
   );
   const state = await handle.query(jobStateQuery);
   expect(state.status).toBe('processing');
