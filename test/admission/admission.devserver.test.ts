@@ -146,7 +146,7 @@ test('a freed slot goes to the highest priority across renderers: high orchestra
 test('within a priority, jobs start in the order their submissions were accepted, with 10 concurrent submitters', async () => {
   holdAll();
   await fill(CAPS.total);
-  const submitters = Array.from({ length: 10 }, (_, s) =>
+  const submitters = Array.from({ length: 10 }, () =>
     (async () => {
       const mine: Job[] = [];
       for (let i = 0; i < 2; i += 1)

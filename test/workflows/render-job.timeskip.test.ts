@@ -3,7 +3,6 @@
  * and 10-minute timeouts pass in virtual time, the renders themselves are real HTTP calls.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { submitJob } from '../../src/client/submit';
 import { LIMITS } from '../../src/shared/constants';
