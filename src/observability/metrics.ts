@@ -17,6 +17,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LimiterSnapshot } from '../capacity/capacity-limiter';
 import { JOB_STATUSES, PRIORITIES, PRIORITY_KEY, RENDERERS } from '../shared/constants';
 import type { JobStatus, Priority } from '../shared/constants';
+import { NON_RETRYABLE_RENDER_ERRORS, RENDER_ERROR } from '../shared/errors';
+import type { RenderActivityInput } from '../renderers/contract';
 import type { JobStore } from '../store/job-store';
 import type { Queryable } from '../store/migrate';
 import { withTimeout } from '../util/with-timeout';
@@ -31,13 +33,20 @@ export interface QueueStatsSample {
 
 export interface MetricSources {
   limiter?: { snapshot(): LimiterSnapshot };
+  /** The fleet-wide caps in force (peak hours applied); the local limiter's caps otherwise. */
+  fleetCaps?: () => { total: number; manim: number };
   isPeakHours?: () => boolean;
   queueStats?: () => Promise<QueueStatsSample>;
   /** Drives render_queue_worker_up; 1 when absent. */
   health?: () => boolean;
 }
 
-export type RenderOutcome = 'completed' | 'failed' | 'retried' | 'cancelled';
+/**
+ * How a render attempt ended: `failed` for good (the job fails), `retried` (another attempt
+ * follows after the retry interval), `cancelled` (the job was), or `lost` (its worker went away;
+ * another resumes the same render, no attempt used).
+ */
+export type RenderOutcome = 'completed' | 'failed' | 'retried' | 'cancelled' | 'lost';
 
 export interface RenderMetrics {
   registry: Registry;
@@ -50,6 +59,7 @@ export interface RenderMetrics {
   queueWait: Histogram<'renderer' | 'priority'>;
   renderAttempts: Counter<'renderer' | 'outcome'>;
   retries: Counter<'renderer'>;
+  resumes: Counter<'renderer'>;
   syncLag: Gauge;
   oldestQueued: Gauge;
   workerUp: Gauge;
@@ -121,14 +131,15 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
   });
   const capacityCap: Gauge<'kind'> = new Gauge({
     name: 'render_queue_capacity_cap',
-    help: 'Render caps in force in this worker process (total includes peak hours)',
+    help: 'Fleet-wide render caps in force, as this worker reads job_queue_config (total includes peak hours)',
     labelNames: ['kind'],
     registers: [registry],
     collect: () => {
-      const snap = sources.limiter?.snapshot();
-      if (!snap) return;
-      capacityCap.set({ kind: 'total' }, snap.total.cap);
-      capacityCap.set({ kind: 'manim' }, snap.manim.cap);
+      const caps = sources.fleetCaps?.() ?? sources.limiter?.snapshot();
+      if (!caps) return;
+      const value = (c: number | { cap: number }) => (typeof c === 'number' ? c : c.cap);
+      capacityCap.set({ kind: 'total' }, value(caps.total));
+      capacityCap.set({ kind: 'manim' }, value(caps.manim));
     },
   });
   const peakHours: Gauge = new Gauge({
@@ -183,6 +194,12 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
     labelNames: ['renderer'],
     registers: [registry],
   });
+  const resumes = new Counter({
+    name: 'render_queue_render_resumes_total',
+    help: 'Renders resumed by another worker after theirs was lost (no attempt used)',
+    labelNames: ['renderer'],
+    registers: [registry],
+  });
 
   return {
     registry,
@@ -195,6 +212,7 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
     queueWait,
     renderAttempts,
     retries,
+    resumes,
     syncLag,
     oldestQueued,
     workerUp,
@@ -294,11 +312,17 @@ export function instrumentJobStore<S extends JobStore>(store: S, metrics: Render
   });
 }
 
-/** How a failed render attempt ended, from the error and the attempt's retry policy. */
+/**
+ * How a failed render attempt ended. Since fleet-wide admission the activity's input says which
+ * render attempt it is, whether it is the last, and when the workflow's timeout ends it; before,
+ * the Temporal retry policy said so.
+ */
 export function classifyRenderFailure(
   error: unknown,
   ctx: Pick<ActivityContext, 'info' | 'cancellationDetails'>,
+  input?: Pick<RenderActivityInput, 'attempt' | 'maxAttempts' | 'deadline'>,
 ): Exclude<RenderOutcome, 'completed'> {
+  if (input?.attempt !== undefined) return classifyAttemptFailure(error, ctx, input);
   const details = ctx.cancellationDetails;
   if (error instanceof CancelledFailure || details) {
     // Timeouts, worker shutdown and pauses also cancel the attempt; only a request from the
@@ -312,6 +336,25 @@ export function classifyRenderFailure(
   }
   const max = policy?.maximumAttempts ?? 0;
   return max > 0 && ctx.info.attempt >= max ? 'failed' : 'retried';
+}
+
+function classifyAttemptFailure(
+  error: unknown,
+  ctx: Pick<ActivityContext, 'cancellationDetails'>,
+  input: Pick<RenderActivityInput, 'attempt' | 'maxAttempts' | 'deadline'>,
+): Exclude<RenderOutcome, 'completed'> {
+  const attemptFailed = (): 'failed' | 'retried' =>
+    input.maxAttempts !== undefined && (input.attempt ?? 1) < input.maxAttempts ? 'retried' : 'failed';
+  if (error instanceof ApplicationFailure && error.type === RENDER_ERROR.workerLost) return 'lost';
+  if (error instanceof CancelledFailure || ctx.cancellationDetails?.cancelRequested) {
+    // The workflow cancels an attempt at its timeout, which is a failed attempt; any other
+    // cancellation request is the job's.
+    const timedOut = input.deadline !== undefined && Date.now() >= Date.parse(input.deadline) - 1000;
+    return timedOut ? attemptFailed() : 'cancelled';
+  }
+  if (error instanceof ApplicationFailure && NON_RETRYABLE_RENDER_ERRORS.includes(error.type ?? ''))
+    return 'failed';
+  return attemptFailed();
 }
 
 function rendererLabel(input: unknown): string {
@@ -335,14 +378,19 @@ export function renderMetricsInterceptor(
     inbound: {
       async execute(input, next) {
         if (ctx.info.activityType !== activityType) return next(input);
-        const renderer = rendererLabel(input.args[0]);
-        if (ctx.info.attempt > 1) metrics.retries.inc({ renderer });
+        const args = (input.args[0] ?? {}) as Partial<RenderActivityInput>;
+        const renderer = rendererLabel(args);
+        // The render attempt (since fleet-wide admission in the input; before, Temporal's attempt).
+        const renderAttempt = args.attempt ?? ctx.info.attempt;
+        if (args.attempt !== undefined && ctx.info.attempt > 1) metrics.resumes.inc({ renderer });
+        else if (renderAttempt > 1) metrics.retries.inc({ renderer });
         else {
-          // The scheduled time is the server's clock: a worker clock behind it must not yield < 0.
-          const waited = Math.max(0, (Date.now() - ctx.info.scheduledTimestampMs) / 1000);
+          // From admission's acceptance (the server's clock; a worker clock behind it must not
+          // yield < 0), or, for workflows from before admission, from the render's scheduling.
+          const since = args.acceptedAt ? Date.parse(args.acceptedAt) : ctx.info.scheduledTimestampMs;
           metrics.queueWait.observe(
             { renderer, priority: priorityLabel(ctx.info.priority?.priorityKey) },
-            waited,
+            Math.max(0, (Date.now() - since) / 1000),
           );
         }
         const started = performance.now();
@@ -352,7 +400,7 @@ export function renderMetricsInterceptor(
           metrics.recordRenderAttempt({ renderer, outcome: 'completed', durationSeconds: seconds() });
           return result;
         } catch (error) {
-          const outcome = classifyRenderFailure(error, ctx);
+          const outcome = classifyRenderFailure(error, ctx, args);
           metrics.recordRenderAttempt({ renderer, outcome, durationSeconds: seconds() });
           throw error;
         }

@@ -76,6 +76,12 @@ export const RenderActivityInputSchema = z
     renderer: RendererSchema,
     payload: PayloadSchema,
     attempt: z.number().int().min(1).max(1000).optional(),
+    /** The job's attempts in all: with `attempt`, whether a failure here ends the job. */
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    /** When the workflow ends this attempt (its timeout): a cancellation from then on is the timeout. */
+    deadline: z.iso.datetime().optional(),
+    /** When admission accepted the job: the first attempt's wait in the queue is measured from it. */
+    acceptedAt: z.iso.datetime().optional(),
   })
   .strict();
 export type RenderActivityInput = z.infer<typeof RenderActivityInputSchema>;

@@ -102,6 +102,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
   let workersRunning = (): boolean => false;
   const metrics = createRenderMetrics(undefined, {
     limiter,
+    fleetCaps: () => liveConfig.caps(),
     isPeakHours: () => liveConfig.caps().peak,
     ...(opened.db ? { queueStats: queueStatsFromDb(opened.db) } : {}),
     health: () => workersRunning(),

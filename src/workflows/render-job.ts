@@ -166,7 +166,7 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
       job.startAttempt(attempt, permit.accepted);
       let outcome: AttemptOutcome;
       try {
-        outcome = await attempts.run(attempt);
+        outcome = await attempts.run(attempt, permit.accepted);
       } catch (err) {
         await permit.release(attempt, 'cancelled');
         throw err;
@@ -227,7 +227,7 @@ class AttemptRunner {
     this.timeoutMs = minutesToMs(policy.jobTimeoutMinutes);
   }
 
-  async run(attempt: number): Promise<AttemptOutcome> {
+  async run(attempt: number, acceptedAt: string | null): Promise<AttemptOutcome> {
     const attemptScope = new CancellationScope();
     const timerScope = new CancellationScope();
     let timedOut = false;

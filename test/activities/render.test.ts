@@ -46,13 +46,22 @@ afterAll(async () => {
   await sims.close();
 });
 
+/** Render attempt 1 of 3, as a workflow since fleet-wide admission schedules it. */
 function input(simulate?: Record<string, unknown>, renderer: RenderActivityInput['renderer'] = 'manim') {
   return {
     jobId: randomUUID(),
     jobType: 'doubt',
     renderer,
     payload: { scene: SECRET, ...(simulate ? { simulate } : {}) },
+    attempt: 1,
+    maxAttempts: 3,
   } satisfies RenderActivityInput;
+}
+
+/** What a workflow from before fleet-wide admission scheduled: no render attempt in the input. */
+function legacyInput(simulate?: Record<string, unknown>): RenderActivityInput {
+  const { attempt: _attempt, maxAttempts: _max, ...rest } = input(simulate);
+  return rest;
 }
 
 interface Harness {
@@ -118,16 +127,17 @@ describe('render activity', () => {
     expect(posts(job.jobId)).toHaveLength(1);
   });
 
-  test("reports 'started' once, then progress in steps of at least 0.1", async () => {
+  test("reports 'submitted' once with the render's id, then progress in steps of at least 0.1", async () => {
     const h = harness();
     await h.run(input());
     expect(h.reports[0]).toEqual({
       workflowId: 'render-job-test',
       attempt: 1,
-      phase: 'started',
+      phase: 'submitted',
       progress: null,
+      renderId: h.heartbeats[0]?.renderId,
     });
-    expect(h.reports.filter((r) => r.phase === 'started')).toHaveLength(1);
+    expect(h.reports.filter((r) => r.phase === 'submitted')).toHaveLength(1);
     const steps = h.reports.slice(1).map((r) => r.progress ?? -1);
     expect(h.reports.slice(1).every((r) => r.phase === 'progress')).toBe(true);
     expect(steps.length).toBeGreaterThanOrEqual(3);
@@ -160,12 +170,52 @@ describe('render activity', () => {
     );
   });
 
-  test('a render the renderer fails permanently is non-retryable; a plain failure is retryable', async () => {
+  test('a render the renderer fails permanently is RenderFailedPermanently; a plain failure is RenderFailed', async () => {
     const permanent = await rejection(harness().run(input({ outcome: 'fail-permanently' })));
     expect(permanent).toMatchObject({ type: RENDER_ERROR.failedPermanently, nonRetryable: true });
     expect((permanent as Error).message).toMatch(/the scene cannot be rendered/);
-    const retryable = await rejection(harness().run(input({ outcome: 'fail' })));
-    expect(retryable).toMatchObject({ type: RENDER_ERROR.failed, nonRetryable: false });
+    // A failed attempt: the workflow counts it (Temporal's retry policy lists every render failure type).
+    const failed = await rejection(harness().run(input({ outcome: 'fail' })));
+    expect(failed).toMatchObject({ type: RENDER_ERROR.failed });
+  });
+
+  test('anything unforeseen fails the attempt as RenderUnexpectedError, not as a lost worker', async () => {
+    const broken = harness(
+      {},
+      {
+        renderers: {
+          ...createRenderers(sims.urls),
+          manim: {
+            name: 'manim',
+            submit: async () => ({ renderId: 'r-1' }),
+            status: async () => {
+              throw new TypeError('cannot read properties of undefined');
+            },
+            cancel: async () => true,
+            health: async () => ({ status: 'ok' as const }),
+          },
+        },
+      },
+    );
+    const failure = await rejection(broken.run(input()));
+    expect(failure).toMatchObject({ type: RENDER_ERROR.unexpected, nonRetryable: true });
+    expect((failure as Error).message).toMatch(/cannot read properties of undefined/);
+  });
+
+  test('heartbeats keep coming while the renderer is slow to answer: only a lost worker misses them', async () => {
+    const sim = sims.simulators.manim;
+    const h = harness({}, { pollErrorToleranceMs: 60_000, heartbeatEveryMs: 50 });
+    const job = input({ outcome: 'hang' });
+    const running = h.run(job);
+    await sim.waitFor((s) =>
+      s.ledger.some((e) => e.jobId === job.jobId && e.method === 'GET' && e.httpStatus === null),
+    );
+    const before = h.heartbeats.length;
+    await new Promise((r) => setTimeout(r, 400));
+    // A GET is hanging all this time; the timer still heartbeats.
+    expect(h.heartbeats.length - before).toBeGreaterThanOrEqual(4);
+    h.env.cancel();
+    await rejection(running);
   });
 
   test('an invalid input fails as non-retryable InvalidPayload naming the field', async () => {
@@ -182,11 +232,14 @@ describe('render activity', () => {
     }
   });
 
-  test('a malformed answer fails the attempt as retryable RendererBadResponse once past the tolerance', async () => {
-    const failure = await rejection(
-      harness({}, { pollErrorToleranceMs: 100 }).run(input({ outcome: 'malformed' })),
-    );
-    expect(failure).toMatchObject({ type: RENDER_ERROR.badResponse, nonRetryable: false });
+  test('a malformed answer fails the attempt as RendererBadResponse once past the tolerance, and stops the render', async () => {
+    const job = input({ outcome: 'malformed' });
+    const failure = await rejection(harness({}, { pollErrorToleranceMs: 100 }).run(job));
+    expect(failure).toMatchObject({ type: RENDER_ERROR.badResponse });
+    // The render may still be going at the renderer; the next attempt submits a fresh one.
+    const sim = sims.simulators.manim;
+    expect(sim.ledger.some((e) => e.method === 'DELETE' && e.jobId === job.jobId)).toBe(true);
+    expect(sim.stats().inFlightJobIds).not.toContain(job.jobId);
   });
 
   test('logs carry ids, never payload contents', async () => {
@@ -210,7 +263,10 @@ describe('render activity cancellation', () => {
     const renderId = h.heartbeats[0]?.renderId as string;
     const cancelledAt = Date.now();
     h.env.cancel();
-    expect(await rejection(running)).toBeInstanceOf(CancelledFailure);
+    const cancelled = await rejection(running);
+    expect(cancelled).toBeInstanceOf(CancelledFailure);
+    // The details tell the workflow the renderer was told, so it need not tell it again.
+    expect((cancelled as CancelledFailure).details).toEqual([{ rendererTold: true }]);
     expect(Date.now() - cancelledAt).toBeLessThan(1_000); // the request timeout is 5 s: the call was aborted
     expect(
       sim.ledger.some((e) => e.method === 'DELETE' && e.renderId === renderId && e.httpStatus === 200),
@@ -230,7 +286,7 @@ describe('render activity cancellation', () => {
     await sim.waitFor((s) => s.stats().cancelled.includes(h.heartbeats[0]?.renderId as string), 2_000);
   });
 
-  test('a worker shutdown aborts the attempt but leaves the render running for the next attempt', async () => {
+  test('a worker shutdown fails the try as RenderWorkerLost (retried at once) and leaves the render running', async () => {
     const sim = sims.simulators.manim;
     const h = harness({}, { pollIntervalMs: 60_000 });
     const job = input({ outcome: 'never-finish' });
@@ -238,14 +294,28 @@ describe('render activity cancellation', () => {
     await sim.waitFor((s) => s.stats().started.some((r) => r.jobId === job.jobId));
     await new Promise((r) => setTimeout(r, 20));
     h.env.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));
-    expect(await rejection(running)).toBeInstanceOf(CancelledFailure);
+    const lost = await rejection(running);
+    expect(lost).toBeInstanceOf(ApplicationFailure);
+    expect(lost).toMatchObject({ type: RENDER_ERROR.workerLost, nonRetryable: false });
     expect(sim.ledger.some((e) => e.method === 'DELETE' && e.jobId === job.jobId)).toBe(false);
+    expect(sim.stats().inFlightJobIds).toContain(job.jobId);
+  });
+
+  test('legacy inputs: a worker shutdown rethrows the cancellation, as before admission', async () => {
+    const sim = sims.simulators.manim;
+    const h = harness({}, { pollIntervalMs: 60_000 });
+    const job = legacyInput({ outcome: 'never-finish' });
+    const running = h.run(job);
+    await sim.waitFor((s) => s.stats().started.some((r) => r.jobId === job.jobId));
+    await new Promise((r) => setTimeout(r, 20));
+    h.env.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));
+    expect(await rejection(running)).toBeInstanceOf(CancelledFailure);
     expect(sim.stats().inFlightJobIds).toContain(job.jobId);
   });
 });
 
 describe('render activity resume', () => {
-  async function previousAttempt(simulate?: Record<string, unknown>) {
+  async function previousTry(simulate?: Record<string, unknown>) {
     const job = input(simulate);
     const renderers = createRenderers(sims.urls);
     const { jobId, jobType, payload } = job;
@@ -253,42 +323,71 @@ describe('render activity resume', () => {
     return { job, renderId };
   }
 
-  function details(renderId: string): RenderHeartbeatDetails {
-    return { phase: 'rendering', renderId, progress: 0.2, attempt: 1 };
+  function details(renderId: string, attempt = 1): RenderHeartbeatDetails {
+    return { phase: 'rendering', renderId, progress: 0.2, attempt };
   }
 
-  test('resumes polling the render named in the heartbeat details instead of submitting again', async () => {
-    const { job, renderId } = await previousAttempt();
+  test('after a lost worker, the next try of the same attempt resumes the render instead of submitting again', async () => {
+    const { job, renderId } = await previousTry();
     const h = harness({ attempt: 2, heartbeatDetails: details(renderId) });
     await expect(h.run(job)).resolves.toEqual({
       videoUrl: `${sims.urls.manim}/videos/${renderId}.mp4`,
       renderId,
-      attempt: 2,
+      attempt: 1,
     });
-    expect(posts(job.jobId)).toHaveLength(1); // only the previous attempt's
-    expect(h.heartbeats.every((d) => d.renderId === renderId && d.attempt === 2)).toBe(true);
+    expect(posts(job.jobId)).toHaveLength(1); // only the lost try's
+    expect(h.heartbeats.every((d) => d.renderId === renderId && d.attempt === 1)).toBe(true);
   });
 
   test('returns a render that completed while no worker was watching, without submitting', async () => {
-    const { job, renderId } = await previousAttempt({ durationMs: 20 });
+    const { job, renderId } = await previousTry({ durationMs: 20 });
     await sims.simulators.manim.waitFor((s) => s.stats().completed.some((c) => c.renderId === renderId));
     const h = harness({ attempt: 2, heartbeatDetails: details(renderId) });
-    await expect(h.run(job)).resolves.toMatchObject({ renderId, attempt: 2 });
+    await expect(h.run(job)).resolves.toMatchObject({ renderId, attempt: 1 });
     expect(posts(job.jobId)).toHaveLength(1);
   });
 
-  test('submits a new render when the previous one is unknown to the renderer or failed', async () => {
-    const gone = input();
-    const h = harness({ attempt: 2, heartbeatDetails: details('forgotten-render') });
-    const outcome = (await h.run(gone)) as { renderId: string };
-    expect(outcome.renderId).not.toBe('forgotten-render');
-    expect(posts(gone.jobId)).toHaveLength(1);
-
-    const { job, renderId } = await previousAttempt({ outcome: 'fail', durationMs: 20 });
+  test('a render that failed while its worker was gone fails the attempt; it is not submitted again', async () => {
+    const { job, renderId } = await previousTry({ outcome: 'fail', durationMs: 20 });
     await sims.simulators.manim.waitFor((s) => s.stats().failed.some((c) => c.renderId === renderId));
-    const retry = harness({ attempt: 2, heartbeatDetails: details(renderId) });
-    // The same job's simulate block fails again; what matters is that a second POST was made.
-    await rejection(retry.run(job));
-    expect(posts(job.jobId)).toHaveLength(2);
+    const failure = await rejection(harness({ attempt: 2, heartbeatDetails: details(renderId) }).run(job));
+    expect(failure).toMatchObject({ type: RENDER_ERROR.failed });
+    expect(posts(job.jobId)).toHaveLength(1);
+  });
+
+  test('heartbeat details of another render attempt are ignored: a new attempt submits a fresh render', async () => {
+    const { job, renderId } = await previousTry();
+    const second = { ...job, attempt: 2 };
+    const outcome = (await harness({ heartbeatDetails: details(renderId, 1) }).run(second)) as {
+      renderId: string;
+    };
+    expect(outcome.renderId).not.toBe(renderId);
+    expect(posts(job.jobId).map((p) => p.attempt)).toEqual([1, 2]);
+  });
+
+  describe('legacy inputs (before fleet-wide admission: every Temporal attempt was a render attempt)', () => {
+    test('resume across Temporal attempts, and start afresh when the renderer forgot the render', async () => {
+      const { job, renderId } = await previousTry();
+      const legacy = legacyInput();
+      const resumed = harness({ attempt: 2, heartbeatDetails: details(renderId) });
+      await expect(resumed.run({ ...legacy, jobId: job.jobId })).resolves.toMatchObject({
+        renderId,
+        attempt: 2,
+      });
+      const gone = legacyInput();
+      const fresh = (await harness({ attempt: 2, heartbeatDetails: details('forgotten-render') }).run(
+        gone,
+      )) as {
+        renderId: string;
+      };
+      expect(fresh.renderId).not.toBe('forgotten-render');
+      expect(posts(gone.jobId)).toHaveLength(1);
+    });
+
+    test("report 'started' in parallel with the submit", async () => {
+      const h = harness();
+      await h.run(legacyInput());
+      expect(h.reports[0]).toMatchObject({ phase: 'started', attempt: 1 });
+    });
   });
 });

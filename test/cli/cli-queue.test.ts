@@ -81,7 +81,9 @@ test.each([
 test('list with an unknown status exits 2 naming the flag', async () => {
   const result = await runCli(['list', '--status', 'done'], cliEnv);
   expect(result.code).toBe(2);
-  expect(result.stderr).toMatch(/--status: expected one of queued, processing, completed, failed, cancelled/);
+  expect(result.stderr).toMatch(
+    /--status: expected one of queued, processing, retrying, completed, failed, cancelled/,
+  );
 });
 
 test('stats --json reports the counts the database holds', async () => {

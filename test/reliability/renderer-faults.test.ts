@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { submitJob } from '../../src/client/submit';
 import type { JobType, Renderer } from '../../src/shared/constants';
 import { jobStateQuery } from '../../src/shared/messages';
-import { eventually, timeSkippingEnv } from '../helpers/temporal';
+import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../helpers/temporal';
 import type { Fault } from './helpers/fault-proxy';
 import { startReliabilityStack } from './helpers/reliability-stack';
 import type { ReliabilityStack } from './helpers/reliability-stack';
@@ -25,6 +25,7 @@ beforeAll(async () => {
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
     pollErrorToleranceMs: 1500,
     simulator: { defaultDurationMs: 400, progressSteps: 4 },
+    admissionOptions: TIME_SKIPPING_ADMISSION,
   });
 });
 
@@ -47,8 +48,13 @@ interface Scenario {
   /** What the simulator itself does (payload.simulate). */
   simulate?: Record<string, unknown>;
   expected: { status: 'completed'; attempts: number } | { status: 'failed'; attempts: number; error: RegExp };
-  /** POSTs the renderer may see: more would be a second render of one attempt. */
+  /** POSTs the renderer may see: one fresh render per attempt; more would be a second render of one attempt. */
   posts: number;
+  /**
+   * Renders told to stop: an attempt that fails for a reason the renderer did not report (it
+   * stopped answering, or answered garbage) stops its render, which may still be running there.
+   */
+  deletes?: number;
 }
 
 const scenarios: Scenario[] = [
@@ -105,8 +111,9 @@ const scenarios: Scenario[] = [
       error:
         /^RendererUnavailable: orchestrator failed \(502, GET \/render\/[^)]+\): <html>Bad Gateway<\/html>$/,
     },
-    // Later attempts resume the render the first one submitted instead of starting another.
-    posts: 1,
+    // Each attempt submits a fresh render and stops the one it gave up on.
+    posts: 3,
+    deletes: 3,
   },
   {
     name: 'a 500 storm on submits that ends before the last attempt',
@@ -125,14 +132,16 @@ const scenarios: Scenario[] = [
       error:
         /^RendererBadResponse: revideo sent malformed JSON \(GET \/render\/[^)]+\): "\{\\"status\\": \\"rend"$/,
     },
-    posts: 1,
+    posts: 3,
+    deletes: 3,
   },
   {
     name: 'truncated JSON from the renderer itself',
     renderer: 'manim',
     simulate: { outcome: 'malformed' },
     expected: { status: 'failed', attempts: 3, error: /^RendererBadResponse: manim sent malformed JSON/ },
-    posts: 1,
+    posts: 3,
+    deletes: 3,
   },
   {
     name: 'a completed render whose videoUrl is not a URL',
@@ -144,7 +153,8 @@ const scenarios: Scenario[] = [
       error:
         /^RendererBadResponse: orchestrator sent a response that breaks the render contract \(GET \/render\/[^)]+\): videoUrl: a completed render needs an http\(s\) videoUrl$/,
     },
-    posts: 1,
+    posts: 3,
+    deletes: 3,
   },
   {
     name: 'a 422 with an HTML body on submit',
@@ -221,6 +231,10 @@ test.each(scenarios)('$name ends $expected.status after $expected.attempts attem
     (h) => h.method === 'POST' && h.jobId === jobId,
   );
   expect(posts).toHaveLength(scenario.posts);
+  const deletes = stack.proxies![scenario.renderer].hits.filter(
+    (h) => h.method === 'DELETE' && h.jobId === jobId,
+  );
+  expect(deletes).toHaveLength(scenario.deletes ?? 0);
 });
 
 test('a renderer that accepts and never finishes is timed out per attempt and fails with the timeout in the row', async () => {
@@ -237,8 +251,13 @@ test('a renderer that accepts and never finishes is timed out per attempt and fa
       retryCount: 2,
       error: 'render timed out after 0.02 minutes',
     });
-    // Each attempt resumed the one render instead of submitting another.
-    expect(stack.sims.revideo.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(1);
+    // Each attempt's timeout cancelled its render at the renderer, and the next attempt submitted
+    // a fresh one: three renders, each told to stop.
+    const calls = (method: string) =>
+      stack.sims.revideo.ledger.filter((c) => c.method === method && c.jobId === jobId).map((c) => c.attempt);
+    expect(calls('POST')).toEqual([1, 2, 3]);
+    expect(calls('DELETE')).toEqual([1, 2, 3]);
+    expect(stack.sims.revideo.stats().inFlightJobIds).not.toContain(jobId);
   } finally {
     await stack.db!.query('UPDATE job_queue_config SET job_timeout_minutes = 10');
   }

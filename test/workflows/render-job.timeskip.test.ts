@@ -123,7 +123,7 @@ test('each attempt runs under a 10-minute timer; Temporal retries the render onl
   expect(Number(scheduled!.startToCloseTimeout!.seconds)).toBeGreaterThan(600);
 });
 
-test('a render running past its timeout is timed out, retried, and finally fails with the timeout in the row', async () => {
+test('a render that never finishes is cancelled at the renderer at each attempt timeout; 3 fresh submits, then failed with the timeout', async () => {
   // The timeout comes from job_queue_config; a running activity holds the test server's clock,
   // so the timeout itself elapses in real time: shorten it to 3 s here (the intervals still skip).
   await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 0.05');
@@ -135,8 +135,13 @@ test('a render running past its timeout is timed out, retried, and finally fails
     expect(row?.error).toBe('render timed out after 0.05 minutes');
     const state = await handle.query(jobStateQuery);
     expect(state.attempts).toHaveLength(3);
-    // 3 s timeout + 5 min interval, less the few ms between an attempt starting and reporting it.
+    // 3 s timeout + 5 min interval between attempt starts.
     for (const gap of gapsInMinutes(state)) expect(gap).toBeGreaterThanOrEqual(5.04);
+    const calls = (method: string) =>
+      stack.sims.manim.ledger.filter((c) => c.method === method && c.jobId === jobId).map((c) => c.attempt);
+    expect(calls('POST')).toEqual([1, 2, 3]);
+    expect(calls('DELETE')).toEqual([1, 2, 3]);
+    expect(stack.sims.manim.stats().inFlightJobIds).not.toContain(jobId);
   } finally {
     await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 10');
   }

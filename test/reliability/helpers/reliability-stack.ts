@@ -4,16 +4,16 @@
  * and renderer simulators, optionally behind fault proxies.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { CapacityLimiter } from '../../../src/capacity/capacity-limiter';
+import { CapacityLimiter, localRenderCaps } from '../../../src/capacity/capacity-limiter';
 import { createRenderers } from '../../../src/renderers/adapters';
-import { RENDERERS } from '../../../src/shared/constants';
+import { DEFAULT_QUEUE_CONFIG, RENDERERS } from '../../../src/shared/constants';
 import type { Renderer } from '../../../src/shared/constants';
 import { startRendererSimulator } from '../../../src/simulator/renderer-simulator';
 import type { RendererSimulator } from '../../../src/simulator/renderer-simulator';
 import type { JobStore } from '../../../src/store/job-store';
 import type { Queryable } from '../../../src/store/migrate';
 import { createWorkerSet } from '../../../src/worker/create-workers';
-import type { WorkerSet } from '../../../src/worker/create-workers';
+import type { WorkerSet, WorkerSetOptions } from '../../../src/worker/create-workers';
 import { dbTargets } from '../../helpers/db';
 import { startFaultProxy } from './fault-proxy';
 import type { FaultProxy } from './fault-proxy';
@@ -45,6 +45,8 @@ export interface ReliabilityStackOptions {
   pollErrorToleranceMs?: number;
   simulator?: { defaultDurationMs?: number; progressSteps?: number };
   caps?: { total: number; manim: number };
+  /** Options admission starts with (the time-skipping server wants TIME_SKIPPING_ADMISSION). */
+  admissionOptions?: WorkerSetOptions['admissionOptions'];
 }
 
 export async function openPreferredDb(): Promise<OpenedStore> {
@@ -74,7 +76,8 @@ export async function startReliabilityStack(
       { manim: urlOf('manim'), revideo: urlOf('revideo'), orchestrator: urlOf('orchestrator') },
       opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {},
     ),
-    limiter: new CapacityLimiter({ caps: opts.caps ?? { total: 10, manim: 4 } }),
+    limiter: new CapacityLimiter({ caps: opts.caps ?? localRenderCaps(DEFAULT_QUEUE_CONFIG) }),
+    ...(opts.admissionOptions ? { admissionOptions: opts.admissionOptions } : {}),
     pollIntervalMs: 100,
     ...(opts.pollErrorToleranceMs ? { pollErrorToleranceMs: opts.pollErrorToleranceMs } : {}),
     shutdownGraceTime: '2s',
