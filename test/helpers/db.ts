@@ -44,6 +44,12 @@ export function postgresAvailable(): boolean {
     socket.on('error', () => process.exit(1));`;
   const result = spawnSync(process.execPath, ['-e', probe], { timeout: 3000, stdio: 'ignore' });
   postgresAnswers = result.status === 0;
+  if (!postgresAnswers && process.env.CI === 'true') {
+    // CI runs on a machine with PostgreSQL: a missing one there is a broken environment, not a skip.
+    throw new Error(
+      `PostgreSQL is not answering on ${url.hostname}:${url.port || 5432}; CI needs it (SQL tests and multi-process tests run on it)`,
+    );
+  }
   if (!postgresAnswers) {
     process.stderr.write(
       `${JSON.stringify({ level: 'warn', msg: 'PostgreSQL not reachable; store tests run on PGlite only', ci: process.env.CI === 'true' })}\n`,
