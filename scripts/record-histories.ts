@@ -5,6 +5,9 @@
  *
  * `npm run record-histories -- --intake` records the intake workflow's paths instead
  * (test/reliability/fixtures/histories), on the dev server: intake starts jobs with search attributes.
+ *
+ * `npm run record-histories -- --admission` records the admission workflow's paths
+ * (test/fixtures/histories/admission-*), on the dev server: its reconciliation uses visibility.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +16,11 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { INTAKE_WORKFLOW_ID_PREFIX } from '../src/client/intake-schedule';
 import { submitJob } from '../src/client/submit';
-import { LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
+import { ADMISSION_WORKFLOW_ID, LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
+import { admissionConfigChangedSignal } from '../src/shared/admission-messages';
 import { PROJECT_ROOT } from '../src/dev/tool-paths';
-import { startStack } from '../test/helpers/stack';
-import { devServerEnv, eventually, timeSkippingEnv } from '../test/helpers/temporal';
+import { admissionIdle, startStack } from '../test/helpers/stack';
+import { TIME_SKIPPING_ADMISSION, devServerEnv, eventually, timeSkippingEnv } from '../test/helpers/temporal';
 
 const OUT = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const INTAKE_OUT = join(PROJECT_ROOT, 'test', 'reliability', 'fixtures', 'histories');
@@ -82,10 +86,84 @@ async function recordIntake(): Promise<void> {
   }
 }
 
+/** The admission workflow's paths: grants and releases across a continue-as-new, a terminated holder reclaimed, a fresh start rebuilt. */
+async function recordAdmission(): Promise<void> {
+  const env = await devServerEnv();
+  // A low history limit, so a handful of jobs takes admission across continue-as-new.
+  const stack = await startStack(env, {
+    caps: { total: 2, manim: 1 },
+    simulator: { defaultDurationMs: 200, progressSteps: 2 },
+    admissionOptions: { historyLimit: 120, housekeepingSeconds: 2 },
+  });
+  const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
+  const submit = (jobType: string, simulate: Record<string, unknown> = {}) =>
+    submitJob(env.client, { jobType, priority: 'medium', payload: { q: 'admission', simulate } });
+  try {
+    const firstRun = (await admission.describe()).runId;
+    // Queued behind the caps, granted in order, released; a config change on the way.
+    const jobs = [];
+    for (let i = 0; i < 10; i += 1) jobs.push(await submit(i % 3 ? 'concept_explainer' : 'doubt'));
+    await admission.signal(admissionConfigChangedSignal);
+    await Promise.all(jobs.map((j) => env.client.workflow.getHandle(j.workflowId).result()));
+    await eventually(
+      'a continue-as-new',
+      async () => (await admission.describe()).runId !== firstRun,
+      60_000,
+    );
+    await saveHistory(
+      OUT,
+      'admission-grants-across-continue-as-new',
+      env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, firstRun),
+    );
+
+    // A holder whose workflow is terminated mid-render: reclaimed by reconciliation.
+    stack.sims.revideo.hold();
+    const holder = await submit('concept_explainer');
+    await eventually('the holder to render', () =>
+      stack.sims.revideo.stats().inFlightJobIds.includes(holder.jobId),
+    );
+    const reconcileRun = (await admission.describe()).runId;
+    await env.client.workflow.getHandle(holder.workflowId).terminate('recorded: operator stopped it');
+    await admissionIdle(env.client);
+    stack.sims.revideo.release();
+    await saveHistory(
+      OUT,
+      'admission-terminated-holder-reclaimed',
+      env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, reconcileRun),
+    );
+
+    // Admission terminated while a job renders and another waits: a fresh run rebuilds the queue.
+    stack.sims.manim.hold();
+    const rendering = await submit('doubt');
+    await eventually('the Manim job to render', () =>
+      stack.sims.manim.stats().inFlightJobIds.includes(rendering.jobId),
+    );
+    const waiting = await submit('doubt');
+    await admission.terminate('recorded: operator reset admission');
+    const restarted = await submit('concept_explainer');
+    await eventually('the fresh run to re-register the renderer', async () => {
+      const run = await admission.describe();
+      return run.status.name === 'RUNNING' && run.historyLength > 10;
+    });
+    stack.sims.manim.release();
+    await Promise.all(
+      [rendering, waiting, restarted].map((j) => env.client.workflow.getHandle(j.workflowId).result()),
+    );
+    await saveHistory(OUT, 'admission-fresh-start-rebuilt', admission);
+  } finally {
+    await stack.close();
+    await env.teardown();
+  }
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--intake')) return recordIntake();
+  if (process.argv.includes('--admission')) return recordAdmission();
   const env = await timeSkippingEnv();
-  const stack = await startStack(env, { simulator: { defaultDurationMs: 300, progressSteps: 3 } });
+  const stack = await startStack(env, {
+    simulator: { defaultDurationMs: 300, progressSteps: 3 },
+    admissionOptions: TIME_SKIPPING_ADMISSION,
+  });
   mkdirSync(OUT, { recursive: true });
   const save = (name: string, handle: WorkflowHandle) => saveHistory(OUT, name, handle);
   const start = async (simulate: Record<string, unknown>, jobType = 'doubt') => {
@@ -122,6 +200,32 @@ async function main(): Promise<void> {
     await cancelled.result().catch(() => undefined);
     await save('render-job-cancelled', cancelled);
     stack.sims.orchestrator.release();
+
+    // Cancelled while it waits for a permit (the caps are full of held renders).
+    await stack.db.query('UPDATE job_queue_config SET max_concurrent_renders = 1');
+    await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).signal(admissionConfigChangedSignal);
+    stack.sims.revideo.hold();
+    const blocker = await start({}, 'concept_explainer');
+    await eventually('the blocker to render', () => stack.sims.revideo.stats().inFlight === 1);
+    const queued = await start({}, 'concept_explainer');
+    await eventually(
+      'the queued job to ask for a permit',
+      async () => (await queued.fetchHistory()).events!.length > 8,
+    );
+    await queued.cancel();
+    await queued.result().catch(() => undefined);
+    await save('render-job-cancelled-while-waiting', queued);
+    stack.sims.revideo.release();
+    await blocker.result();
+    await stack.db.query('UPDATE job_queue_config SET max_concurrent_renders = 10');
+    await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).signal(admissionConfigChangedSignal);
+
+    // Each attempt timed out by the workflow's timer and its render stopped (a 3 s timeout).
+    await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 0.05');
+    const timedOut = await start({ outcome: 'never-finish' });
+    await timedOut.result().catch(() => undefined);
+    await save('render-job-timed-out', timedOut);
+    await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 10');
   } finally {
     await stack.close();
     await env.teardown();

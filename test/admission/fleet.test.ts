@@ -110,7 +110,12 @@ maybe('a fleet of worker processes', () => {
       payload: { q: 'crash', simulate: { durationMs: 25_000, steps: 50 } },
     });
     const sim = harness.sims.revideo;
-    await eventually('the render to start', () => sim.stats().started.some((s) => s.jobId === jobId), 30_000, 20);
+    await eventually(
+      'the render to start',
+      () => sim.stats().started.some((s) => s.jobId === jobId),
+      30_000,
+      20,
+    );
     const renderId = sim.stats().started.find((s) => s.jobId === jobId)!.renderId;
     const second = await startWorker();
 

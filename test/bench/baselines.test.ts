@@ -126,7 +126,9 @@ describe('benchmark baselines play by the same rules', () => {
     if (!(await redisAnswers())) {
       // CI has Redis (the machine runs it): a missing one there is a broken environment, said by name.
       if (process.env.CI === 'true') {
-        throw new Error(`Redis is not answering on ${REDIS.host}:${REDIS.port}; CI needs it for the BullMQ baseline`);
+        throw new Error(
+          `Redis is not answering on ${REDIS.host}:${REDIS.port}; CI needs it for the BullMQ baseline`,
+        );
       }
       // On a user's machine the bench itself reports BullMQ as skipped without Redis.
       process.stderr.write(

@@ -101,7 +101,11 @@ function extraTimer(guarded: boolean): Record<string, (source: string) => string
     : `await reliabilitySleep(1000);`;
   return {
     'render-job.ts': (s) =>
-      IMPORTS + s.replace('policy = await readPolicy();', `${timer} policy = await readPolicy();`),
+      IMPORTS +
+      s.replace('  const policyRead = readPolicy();', `  ${timer}\n  const policyRead = readPolicy();`),
+    'admission.ts': (s) =>
+      IMPORTS +
+      s.replace('  if (recovering) void recover();', `  ${timer}\n  if (recovering) void recover();`),
     'intake.ts': (s) =>
       IMPORTS +
       s.replace(
@@ -112,7 +116,9 @@ function extraTimer(guarded: boolean): Record<string, (source: string) => string
 }
 
 const samples = [
-  ...renderHistories.filter((h) => h.file === 'render-job-success.json'),
+  ...renderHistories.filter((h) =>
+    ['render-job-success.json', 'admission-grants-across-continue-as-new.json'].includes(h.file),
+  ),
   ...intakeHistories.filter((h) => h.file === 'intake-started-and-rejected.json'),
 ];
 
@@ -126,7 +132,11 @@ describe('a workflow change that adds a command', () => {
   }, 120_000);
 
   test('there is one sample history per workflow type', () => {
-    expect(samples.map((s) => typeOf(s.history)).sort()).toEqual(['intakeJobs', 'renderJob']);
+    expect(samples.map((s) => typeOf(s.history)).sort()).toEqual([
+      'intakeJobs',
+      'renderAdmission',
+      'renderJob',
+    ]);
   });
 
   test.each(samples.map((s) => [s.file, s.history] as const))(

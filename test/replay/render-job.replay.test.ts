@@ -1,7 +1,8 @@
 /**
- * Every recorded history replays against today's workflow code without nondeterminism. A
- * change to renderJob that alters the commands it issues fails here unless it is guarded
- * by patched() — that is the point of this test.
+ * Every recorded history of renderJob and of the admission workflow replays against today's
+ * workflow code without nondeterminism. A change that alters the commands either issues fails
+ * here unless it is guarded by patched(): that is the point of this test. Histories named
+ * `*.before-<patch>.json` were recorded before that patch and replay through its old branch.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,10 +18,20 @@ test('there is a recorded history for each significant path', () => {
   expect(files.map((f) => f.replace(/\.json$/, '')).sort()).toEqual(
     expect.arrayContaining([
       'render-job-cancelled',
+      'render-job-cancelled-while-waiting',
       'render-job-failed-after-retries',
       'render-job-rejected',
       'render-job-retried-then-completed',
       'render-job-success',
+      'render-job-timed-out',
+      // Before fleet-wide admission (the legacy branch of renderJob).
+      'render-job-cancelled.before-fleet-admission',
+      'render-job-retried-then-completed.before-fleet-admission',
+      'render-job-success.before-fleet-admission',
+      // The admission workflow.
+      'admission-grants-across-continue-as-new',
+      'admission-terminated-holder-reclaimed',
+      'admission-fresh-start-rebuilt',
     ]),
   );
 });
