@@ -241,9 +241,20 @@ class AttemptRunner {
         () => undefined,
       );
     const { jobId, jobType, renderer, payload } = this.input;
+    // Workflow time, as the timer's: a cancellation from then on is this attempt's timeout.
+    const deadline = new Date(new Date().getTime() + this.timeoutMs).toISOString();
     try {
       const outcome = await attemptScope.run(() =>
-        this.render({ jobId, jobType, renderer, payload, attempt }),
+        this.render({
+          jobId,
+          jobType,
+          renderer,
+          payload,
+          attempt,
+          maxAttempts: this.policy.maxAttempts,
+          deadline,
+          ...(acceptedAt ? { acceptedAt } : {}),
+        }),
       );
       return { kind: 'completed', videoUrl: outcome.videoUrl };
     } catch (err) {

@@ -64,7 +64,9 @@ maybe('a fleet of worker processes', () => {
     await harness.db.db.query('UPDATE job_queue_config SET retry_interval_minutes = $1', [2 / 60]);
     const fleet = await Promise.all([startWorker(), startWorker(), startWorker()]);
     const random = prng(7);
-    const jobs = planJobs(200, random, [300, 900]);
+    // Renders of 1-2 s: long enough that hand-offs between renders (tens to hundreds of ms on
+    // this loaded machine) leave the fleet busy up to its caps.
+    const jobs = planJobs(200, random, [1000, 2000]);
     watch.resetPeak();
     await submitPlan(env.client, jobs);
     // Midway: a fifth of the jobs done, renders in flight.
