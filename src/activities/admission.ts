@@ -21,8 +21,9 @@ import {
   admissionRestartedSignal,
   admissionSnapshotQuery,
   permitReleaseSignal,
+  reprioritizeSignal,
 } from '../shared/admission-messages';
-import type { PermitRelease } from '../shared/admission-messages';
+import type { PermitRelease, Reprioritize } from '../shared/admission-messages';
 import {
   TERMINAL_STATUSES,
   WORKFLOW_TYPE,
@@ -51,6 +52,12 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
     async requestPermit(request: PermitRequest): Promise<void> {
       await client.withAbortSignal(Context.current().cancellationSignal, () =>
         requestAdmission(client, request),
+      );
+    },
+
+    async reprioritizePermit(change: Reprioritize): Promise<void> {
+      await client.withAbortSignal(Context.current().cancellationSignal, () =>
+        client.workflow.getHandle(ADMISSION_WORKFLOW_ID).signal(reprioritizeSignal, change),
       );
     },
 

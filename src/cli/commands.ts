@@ -1,6 +1,6 @@
 /** The `render-queue` command table and its help text. */
 import type { CommandContext } from './context';
-import { cancelCommand, retryCommand, statusCommand, submitCommand } from './job-commands';
+import { cancelCommand, priorityCommand, retryCommand, statusCommand, submitCommand } from './job-commands';
 import { capacityCommand, intakeCommand, listCommand, statsCommand, watchCommand } from './queue-commands';
 
 export type { CommandContext } from './context';
@@ -10,7 +10,9 @@ export const USAGE = `render-queue: video render jobs as durable Temporal workfl
 Usage:
   render-queue submit --type <jobType> --payload '<json object>' [--priority high|medium|low]
                       [--renderer manim|revideo|orchestrator] [--id <uuid>] [--user <uuid>]
-  render-queue status <jobId>          live state: status, attempt, progress, video or error
+  render-queue status <jobId>          live state: status, attempt, progress, video or error;
+                                       a waiting job's position and estimated start
+  render-queue priority <jobId> <high|medium|low>   move a job; a waiting one moves in the queue at once
   render-queue cancel <jobId>          cancel the render (the renderer is told) and record it
   render-queue retry <jobId>           start a failed or cancelled job again, as a new run
   render-queue list [--status S] [--priority P] [--renderer R] [--limit N] [--before <time>]
@@ -37,6 +39,7 @@ export const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> 
   status: statusCommand,
   cancel: cancelCommand,
   retry: retryCommand,
+  priority: priorityCommand,
   list: listCommand,
   stats: statsCommand,
   capacity: capacityCommand,

@@ -1,6 +1,8 @@
 /** Commands about one job: submit, status, cancel, retry. */
 import { retryJob } from '../client/retry';
-import { cancelJob, getJobStatus, submitJob, validateSubmission } from '../client/submit';
+import { getJobAdmission } from '../client/admission';
+import { cancelJob, changeJobPriority, getJobStatus, submitJob, validateSubmission } from '../client/submit';
+import { untilTime } from './table';
 import { EXIT } from './io';
 import type { CommandContext } from './context';
 import { jobIdArg, parseFlags, parsePayload, stringFlag } from './parse';
@@ -38,20 +40,43 @@ export async function submitCommand(ctx: CommandContext): Promise<number> {
 export async function statusCommand(ctx: CommandContext): Promise<number> {
   const { positionals } = parseFlags(ctx.args, {});
   const jobId = jobIdArg(positionals, 'status');
-  const view = await getJobStatus(await ctx.client(), jobId);
+  const client = await ctx.client();
+  const view = await getJobStatus(client, jobId);
   if (!view) {
     ctx.out.print(`job ${jobId} not found`, { jobId, found: false });
     return EXIT.failure;
   }
   const s = view.state;
+  // Waiting for a permit: where it stands in admission's queue, live.
+  const waiting = s && (s.status === 'queued' || s.status === 'retrying');
+  const queue = waiting ? await getJobAdmission(client, jobId).catch(() => null) : null;
+  const place =
+    queue?.state === 'waiting'
+      ? `\n  position ${queue.position} (of ${queue.waitingTotal} waiting), starts in ~${untilTime(queue.estimatedStartAt)} (${queue.estimatedStartAt})`
+      : '';
   const text = s
     ? `${jobId}  ${s.status}  attempt ${s.attempt}` +
       (s.progress !== null ? `  ${Math.round(s.progress * 100)}%` : '') +
+      (s.status === 'retrying' && s.nextAttemptAt ? `\n  next attempt not before ${s.nextAttemptAt}` : '') +
+      place +
       (s.result ? `\n  video: ${s.result}` : '') +
       (s.error ? `\n  error: ${s.error}` : '')
     : `${jobId}  workflow ${view.execution.toLowerCase()} (no worker answered the live query)`;
-  ctx.out.print(text, { found: true, ...view });
+  ctx.out.print(text, { found: true, ...view, ...(queue?.state === 'waiting' ? { queue } : {}) });
   return EXIT.ok;
+}
+
+export async function priorityCommand(ctx: CommandContext): Promise<number> {
+  const { positionals } = parseFlags(ctx.args, {});
+  const jobId = jobIdArg(positionals, 'priority');
+  const outcome = await changeJobPriority(await ctx.client(), jobId, positionals[1]);
+  const text = {
+    changed: `job ${jobId} moved to ${positionals[1]} priority`,
+    'not-running': `job ${jobId} has already finished; its priority no longer matters`,
+    'not-found': `job ${jobId} not found`,
+  }[outcome];
+  ctx.out.print(text, { jobId, outcome, priority: positionals[1] });
+  return outcome === 'changed' ? EXIT.ok : EXIT.failure;
 }
 
 export async function cancelCommand(ctx: CommandContext): Promise<number> {

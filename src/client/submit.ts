@@ -6,9 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client, WorkflowExecutionDescription } from '@temporalio/client';
 import { PRIORITY_KEY, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId } from '../shared/constants';
-import { JobSubmissionSchema, describeZodError, toRenderJobInput } from '../shared/job-schema';
+import {
+  JobSubmissionSchema,
+  PrioritySchema,
+  describeZodError,
+  toRenderJobInput,
+} from '../shared/job-schema';
 import type { RenderJobInput } from '../shared/job-schema';
-import { jobStateQuery } from '../shared/messages';
+import { changePrioritySignal, jobStateQuery } from '../shared/messages';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobState } from '../shared/messages';
 import { withTimeout } from '../util/with-timeout';
@@ -131,6 +136,30 @@ export async function getJobStatus(
     state = null; // no worker answering right now: the read model still has the last state
   }
   return { jobId, workflowId, execution: description.status.name, state };
+}
+
+/**
+ * Moves a running job to another priority. A job still waiting for a permit moves in admission's
+ * order at once (keeping its acceptance time); a running one keeps its slot, and a later attempt
+ * asks with the new priority. Bad input throws InvalidSubmissionError naming the field.
+ */
+export async function changeJobPriority(
+  client: Client,
+  jobId: string,
+  priority: unknown,
+): Promise<'changed' | 'not-running' | 'not-found'> {
+  const parsed = PrioritySchema.safeParse(priority);
+  if (!parsed.success) throw new InvalidSubmissionError(`priority: ${describeZodError(parsed.error)}`);
+  const handle = client.workflow.getHandle(renderJobWorkflowId(jobId));
+  try {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING') return 'not-running';
+    await handle.signal(changePrioritySignal, { priority: parsed.data });
+    return 'changed';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return 'not-found';
+    throw err;
+  }
 }
 
 export async function cancelJob(

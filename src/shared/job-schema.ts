@@ -157,6 +157,8 @@ export const JobTransitionSchema = z
     nextAttemptAt: z.iso.datetime().nullable().optional(),
     /** When admission accepted the job into its queue (the order it is served in). Kept once set. */
     acceptedAt: z.iso.datetime().nullable().optional(),
+    /** Set when an operator moved the job to another priority. */
+    priority: PrioritySchema.optional(),
     /** Present until the first write succeeds, so the row can be created if nobody inserted it. */
     job: z
       .object({

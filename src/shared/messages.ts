@@ -3,7 +3,7 @@
  * render activity's progress reporter, the CLI and tests.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { JobStatus } from './constants';
+import type { JobStatus, Priority } from './constants';
 
 /**
  * Sent by the render activity: `submitted` once the renderer accepted the render (with its id, so
@@ -38,6 +38,8 @@ export interface JobState {
   nextAttemptAt: string | null;
   /** When admission accepted the job into its queue (known from its first grant). */
   acceptedAt?: string | null;
+  /** The job's priority now (an operator may have changed it since submission). */
+  priority?: Priority;
 }
 
 export interface RenderJobResult {
@@ -47,6 +49,11 @@ export interface RenderJobResult {
 }
 
 export const renderProgressSignal = defineSignal<[RenderProgress]>('renderProgress');
+/**
+ * An operator moves a job to another priority: a waiting job moves in admission's order at
+ * once, keeping its acceptance time; later attempts ask with the new priority.
+ */
+export const changePrioritySignal = defineSignal<[{ priority: Priority }]>('changePriority');
 export const jobStateQuery = defineQuery<JobState>('jobState');
 
 /** Workflow failure type for a job whose render failed for good (after retries or at once). */

@@ -214,7 +214,8 @@ export class PostgresJobStore implements JobStore {
     const t = parsed.data;
     const rows = await this.run<{ applied: boolean }>(
       `SELECT apply_job_transition($1::uuid, $2::bigint, $3::text, $4::text, $5::int, $6::real, $7::text,
-         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz) AS applied`,
+         $8::text, $9::timestamptz, $10::timestamptz, $11::jsonb, $12::timestamptz, $13::timestamptz,
+         $14::text) AS applied`,
       [
         t.jobId,
         t.seq,
@@ -229,6 +230,7 @@ export class PostgresJobStore implements JobStore {
         t.job ? JSON.stringify(t.job) : null,
         t.nextAttemptAt ?? null,
         t.acceptedAt ?? null,
+        t.priority ?? null,
       ],
     );
     return { applied: rows[0]?.applied === true };

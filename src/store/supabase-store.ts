@@ -150,6 +150,7 @@ export class SupabaseJobStore implements JobStore {
       p_job: t.job ?? null,
       p_next_attempt_at: t.nextAttemptAt ?? null,
       p_accepted_at: t.acceptedAt ?? null,
+      p_priority: t.priority ?? null,
     });
     if (error) throw this.fail('applyTransition', error);
     return { applied: data === true };

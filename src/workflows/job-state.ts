@@ -39,6 +39,7 @@ export class JobStateKeeper {
       completedAt: null,
       nextAttemptAt: null,
       acceptedAt: null,
+      priority: input.priority,
     };
     this.sync = new ReadModelSync({
       jobType: input.jobType,
@@ -70,6 +71,7 @@ export class JobStateKeeper {
       completedAt: state.completedAt,
       nextAttemptAt: state.nextAttemptAt,
       acceptedAt: state.acceptedAt,
+      ...(state.priority ? { priority: state.priority } : {}),
     });
   }
 
@@ -116,6 +118,13 @@ export class JobStateKeeper {
 
   failed(error: string): void {
     Object.assign(this.state, { status: 'failed', error, nextAttemptAt: null, completedAt: workflowNow() });
+    this.publish();
+  }
+
+  /** An operator moved the job: the row and the Priority search attribute follow. */
+  reprioritized(priority: NonNullable<JobState['priority']>): void {
+    this.state.priority = priority;
+    if (this.upsertsStatus) upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.priority, value: priority }]);
     this.publish();
   }
 

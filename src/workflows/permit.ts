@@ -12,7 +12,7 @@ import { admissionRestartedSignal, permitGrantedSignal } from '../shared/admissi
 import type { PermitRelease } from '../shared/admission-messages';
 import type { PermitActivities } from '../activities/admission';
 
-const { requestPermit, releasePermit } = proxyLocalActivities<PermitActivities>({
+const { requestPermit, releasePermit, reprioritizePermit } = proxyLocalActivities<PermitActivities>({
   startToCloseTimeout: '10s',
   // Until Temporal answers: without a permit the job cannot render, and both calls are idempotent.
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -28,13 +28,19 @@ export class Permit {
   /** When admission accepted this job, from its first grant: later attempts keep that place. */
   private acceptedAt: number | undefined;
 
-  constructor(private readonly job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>) {
+  constructor(private job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>) {
     setHandler(permitGrantedSignal, ({ attempt, acceptedAt }) => this.onGrant(attempt, acceptedAt));
     // Admission lost its state (a fresh run): tell it again what this job waits for or holds.
     setHandler(admissionRestartedSignal, async () => {
       if (this.holding) await requestPermit(this.request(this.granted, true));
       else if (this.wanted) await requestPermit(this.request(this.wanted));
     });
+  }
+
+  /** A new priority: a waiting request moves in admission's order now, later ones ask with it. */
+  async reprioritize(priority: PermitRequest['priority']): Promise<void> {
+    this.job = { ...this.job, priority };
+    if (this.wanted) await reprioritizePermit({ jobId: this.job.jobId, priority });
   }
 
   /** When admission accepted the job (ISO 8601), once the first grant has told it. */

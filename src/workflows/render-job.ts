@@ -23,7 +23,13 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import { DEFAULT_QUEUE_CONFIG, LIMITS, RENDER_TASK_QUEUE, renderQueueFor } from '../shared/constants';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  LIMITS,
+  PRIORITIES,
+  RENDER_TASK_QUEUE,
+  renderQueueFor,
+} from '../shared/constants';
 import { ATTEMPT_FAILURE_RENDER_ERRORS, NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import { RenderJobInputSchema, describeZodError } from '../shared/job-schema';
@@ -31,6 +37,7 @@ import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
 import {
   INVALID_JOB_INPUT,
   RENDER_JOB_FAILED,
+  changePrioritySignal,
   jobStateQuery,
   renderProgressSignal,
 } from '../shared/messages';
@@ -147,6 +154,12 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
   const permit = new Permit({ jobId: input.jobId, renderer: input.renderer, priority: input.priority });
 
   setHandler(jobStateQuery, () => state);
+  setHandler(changePrioritySignal, async ({ priority }) => {
+    if (!PRIORITIES.includes(priority) || priority === state.priority) return;
+    if (state.status !== 'queued' && state.status !== 'processing' && state.status !== 'retrying') return;
+    job.reprioritized(priority);
+    await permit.reprioritize(priority);
+  });
   setHandler(renderProgressSignal, (update) => {
     if (update.phase === 'submitted' && update.renderId) renderIds.set(update.attempt, update.renderId);
     if (update.progress !== null) job.progress(update.attempt, update.progress);

@@ -99,7 +99,13 @@ create index if not exists jobs_queue_position_idx on jobs (id) where queue_posi
 -- The single place where the service writes a job's state; the rules of the core migration hold
 -- (sequence-guarded, rank-monotonic within a generation, a new generation resets the row), plus:
 --   * next_attempt_at is set by `retrying` and cleared by every other status;
---   * accepted_at is kept once set within a generation.
+--   * accepted_at is kept once set within a generation;
+--   * priority changes when a write carries one (an operator moved a waiting job).
+-- The new parameters have defaults, so a worker from before this migration (11 arguments, during
+-- a rolling deploy) still calls it.
+drop function if exists apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb);
+drop function if exists apply_job_transition_unlocked(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb);
+
 create or replace function apply_job_transition(
   p_job_id uuid,
   p_seq bigint,
@@ -112,8 +118,9 @@ create or replace function apply_job_transition(
   p_started_at timestamptz,
   p_completed_at timestamptz,
   p_job jsonb,
-  p_next_attempt_at timestamptz,
-  p_accepted_at timestamptz
+  p_next_attempt_at timestamptz default null,
+  p_accepted_at timestamptz default null,
+  p_priority text default null
 ) returns boolean
 language plpgsql
 security invoker
@@ -152,7 +159,7 @@ begin
       p_job_id,
       (p_job ->> 'userId')::uuid,
       p_job ->> 'jobType',
-      coalesce(p_job ->> 'priority', 'medium'),
+      coalesce(p_priority, p_job ->> 'priority', 'medium'),
       p_job ->> 'renderer',
       coalesce(p_job -> 'payload', '{}'::jsonb),
       p_status, p_seq, p_workflow_id, p_attempt, greatest(p_attempt - 1, 0), p_progress, p_error, p_result,
@@ -211,36 +218,13 @@ begin
     next_attempt_at = case when p_status = 'retrying' then p_next_attempt_at end,
     accepted_at = case when v_new_generation then p_accepted_at
                        else coalesce(v_row.accepted_at, p_accepted_at) end,
+    priority = coalesce(p_priority, v_row.priority),
     updated_at = now()
   where id = p_job_id;
 
   return true;
 end;
 $$;
-
--- Workers from before this migration call the 11-argument form during a rolling deploy.
-create or replace function apply_job_transition(
-  p_job_id uuid,
-  p_seq bigint,
-  p_status text,
-  p_workflow_id text,
-  p_attempt int,
-  p_progress real,
-  p_error text,
-  p_result text,
-  p_started_at timestamptz,
-  p_completed_at timestamptz,
-  p_job jsonb
-) returns boolean
-language sql
-security invoker
-set search_path = public, pg_temp
-as $$
-  select apply_job_transition(p_job_id, p_seq, p_status, p_workflow_id, p_attempt, p_progress,
-    p_error, p_result, p_started_at, p_completed_at, p_job, null::timestamptz, null::timestamptz);
-$$;
-
-drop function if exists apply_job_transition_unlocked(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb);
 
 -- ---------------------------------------------------------------------------------------------
 -- Positions published by admission
@@ -362,15 +346,13 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 
 revoke execute on function
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz),
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb),
+  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz, text),
   publish_queue_positions(uuid[], int[], timestamptz[]),
   get_queue_stats()
 from public, anon, authenticated;
 
 grant execute on function
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz),
-  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb),
+  apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz, text),
   publish_queue_positions(uuid[], int[], timestamptz[]),
   get_queue_stats()
 to service_role;

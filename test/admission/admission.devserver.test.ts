@@ -4,7 +4,7 @@
  * a job's workflow is terminated. What counts is what the renderer simulators saw.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { changeJobPriority, submitJob } from '../../src/client/submit';
 import { ADMISSION_WORKFLOW_ID } from '../../src/shared/constants';
 import type { Priority, RenderQueue } from '../../src/shared/constants';
 import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
@@ -281,3 +281,29 @@ test('terminating a job workflow frees its permit and its place, and its row end
   }
   expect(fillers).toHaveLength(CAPS.total - 1);
 }, 120_000);
+
+test('an operator moves a waiting job to high priority: it starts next, keeps its acceptance time, and its row shows the new priority', async () => {
+  holdAll();
+  await fill(CAPS.total);
+  const first = await submit('concept_explainer', 'medium', 'first');
+  const second = await submit('concept_explainer', 'medium', 'second');
+  const moved = await submit('concept_explainer', 'low', 'moved');
+  const acceptedBefore = await eventually('the low job to be in the queue', async () => {
+    const snapshot = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
+    return AdmissionQueue.decode(snapshot.queue).waitingEntry(moved.jobId)?.acceptedAt;
+  });
+  await expect(changeJobPriority(env.client, moved.jobId, 'urgent')).rejects.toThrow(/priority: /);
+  expect(await changeJobPriority(env.client, moved.jobId, 'high')).toBe('changed');
+  await eventually('the move to reach admission', async () => {
+    const snapshot = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
+    const entry = AdmissionQueue.decode(snapshot.queue).waitingEntry(moved.jobId);
+    return entry?.rank === 0 && entry.acceptedAt === acceptedBefore;
+  });
+  const order = await releaseUntilStarted([first, second, moved]);
+  expect(order).toEqual([moved.jobId, first.jobId, second.jobId]);
+  const movedRow = await eventually('the row to show high', async () => {
+    const r = await row(moved.jobId);
+    return r?.priority === 'high' ? r : undefined;
+  });
+  expect(movedRow.priority).toBe('high');
+});
