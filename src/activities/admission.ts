@@ -328,6 +328,7 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
           position: e.position,
           // Whole seconds: an estimate that moved by milliseconds is not worth a row write.
           estimatedStartAt: new Date(Math.round(e.estimatedStartAt / 1000) * 1000).toISOString(),
+          acceptedAt: new Date(e.acceptedAt).toISOString(),
         })),
       );
       return { version: snapshot.version, ...outcome };

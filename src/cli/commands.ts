@@ -19,7 +19,7 @@ Usage:
   render-queue stats                   counts, in flight, last hour's waits and renders
   render-queue capacity                caps in force, renders in flight, peak hours
   render-queue watch [--interval S] [--once]   live view of the queue
-  render-queue intake [--interval S] [--once]  create/update the intake schedule, or run it once
+  render-queue intake [--interval S] [--once]  start/update the intake safety sweep, or run intake once
 Every command takes --json for machine-readable output.
 
 Job types: doubt (manim), concept_explainer (revideo), solution_walkthrough (orchestrator),

@@ -95,7 +95,9 @@ export async function cancelCommand(ctx: CommandContext): Promise<number> {
 export async function retryCommand(ctx: CommandContext): Promise<number> {
   const { positionals } = parseFlags(ctx.args, {});
   const jobId = jobIdArg(positionals, 'retry');
-  const result = await retryJob(await ctx.client(), jobId);
+  // With a database configured, a row intake refused (and an operator fixed) can be re-run too.
+  const store = ctx.hasStore() ? await ctx.store() : undefined;
+  const result = await retryJob(await ctx.client(), jobId, store ? { store } : {});
   switch (result.kind) {
     case 'restarted':
       ctx.out.print(`job ${jobId} started again (run ${result.generation + 1})`, {
@@ -104,6 +106,9 @@ export async function retryCommand(ctx: CommandContext): Promise<number> {
         generation: result.generation,
         started: result.outcome.started,
       });
+      return EXIT.ok;
+    case 'requeued':
+      ctx.out.print(`job ${jobId} queued again: intake validates it anew`, { jobId, outcome: 'requeued' });
       return EXIT.ok;
     case 'not-retryable':
       ctx.out.print(

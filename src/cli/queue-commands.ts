@@ -1,7 +1,7 @@
 /** Commands about the queue as a whole: list, stats, capacity, watch, intake. */
 import { effectiveCaps } from '../capacity/peak-hours';
 import { validateQueueConfig } from '../capacity/live-config';
-import { ensureIntakeSchedule, runIntakeOnce } from '../client/intake-schedule';
+import { ensureIntakeSweep, runIntakeOnce } from '../client/intake-sweep';
 import { JOB_STATUSES, PRIORITIES, RENDERERS, WORKFLOW_TYPE, jobIdFromWorkflowId } from '../shared/constants';
 import type { JobStatus, Priority, Renderer } from '../shared/constants';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
@@ -229,10 +229,10 @@ export async function intakeCommand(ctx: CommandContext): Promise<number> {
     );
     return EXIT.ok;
   }
-  const intervalSeconds = intFlag(values, 'interval', 1, 3600) ?? 5;
-  const scheduleId = await ensureIntakeSchedule(client, { intervalSeconds });
-  ctx.out.print(`intake schedule ${scheduleId} runs every ${intervalSeconds} s`, {
-    scheduleId,
+  const intervalSeconds = intFlag(values, 'interval', 1, 3600) ?? 60;
+  const workflowId = await ensureIntakeSweep(client, { intervalSeconds });
+  ctx.out.print(`intake safety sweep ${workflowId} runs every ${intervalSeconds} s`, {
+    workflowId,
     intervalSeconds,
   });
   return EXIT.ok;

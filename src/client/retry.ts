@@ -3,11 +3,15 @@ import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/clie
 import type { Client } from '@temporalio/client';
 import { renderJobWorkflowId } from '../shared/constants';
 import { RenderJobInputSchema } from '../shared/job-schema';
+import type { JobStore } from '../store/job-store';
+import { runIntakeOnce } from './intake-sweep';
 import { submitJob } from './submit';
 import type { SubmitOutcome, SubmitOptions } from './submit';
 
 export type RetryOutcome =
   | { kind: 'restarted'; outcome: SubmitOutcome; generation: number }
+  /** A row intake had refused (no workflow ever ran it), fixed by an operator, taken up again. */
+  | { kind: 'requeued' }
   | { kind: 'not-retryable'; status: string }
   | { kind: 'not-found' };
 
@@ -16,15 +20,21 @@ const RETRYABLE_STATUSES = new Set(['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_
 export async function retryJob(
   client: Client,
   jobId: string,
-  opts: Pick<SubmitOptions, 'searchAttributes'> = {},
+  opts: Pick<SubmitOptions, 'searchAttributes'> & {
+    /** The read model: a row intake refused has no workflow to re-run, only a row to re-queue. */
+    store?: Pick<JobStore, 'requeueRejectedJob'>;
+  } = {},
 ): Promise<RetryOutcome> {
   const handle = client.workflow.getHandle(renderJobWorkflowId(jobId));
   let status: string;
   try {
     status = (await handle.describe()).status.name;
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return { kind: 'not-found' };
-    throw err;
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    if (!opts.store || !(await opts.store.requeueRejectedJob(jobId))) return { kind: 'not-found' };
+    // Intake validates the row again now (it was fixed), rather than at the next wake-up or sweep.
+    await runIntakeOnce(client);
+    return { kind: 'requeued' };
   }
   if (!RETRYABLE_STATUSES.has(status)) return { kind: 'not-retryable', status };
   // The last run's own input is the job: the same payload, a new generation of sequence numbers.
@@ -44,7 +54,7 @@ export async function retryJob(
       payload: previous.payload,
       ...(previous.userId ? { userId: previous.userId } : {}),
     },
-    { ...opts, generation },
+    { ...(opts.searchAttributes === undefined ? {} : { searchAttributes: opts.searchAttributes }), generation },
   );
   return { kind: 'restarted', outcome, generation };
 }

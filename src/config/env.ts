@@ -33,8 +33,11 @@ export const EnvSchema = z
     REVIDEO_API_URL: url('Revideo renderer').default('http://localhost:5001'),
     ORCHESTRATOR_API_URL: url('video orchestrator').default('http://localhost:8103'),
     CONFIG_REFRESH_SECONDS: positiveInt.default(15),
-    /** Seconds between intake runs for rows the frontend inserts; 0 turns intake off in this worker. */
-    INTAKE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(5),
+    /**
+     * Intake wakes on every insert; this is the safety sweep's period for rows no wake-up reached.
+     * 0 turns intake off in this worker (no listener, no sweep).
+     */
+    INTAKE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
     WORKER_SHUTDOWN_GRACE_SECONDS: positiveInt.default(30),
     /**
      * Renders this process may run at once, beneath the fleet-wide caps (a small container);

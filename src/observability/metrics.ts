@@ -20,7 +20,6 @@ import type { JobStatus, Priority } from '../shared/constants';
 import { NON_RETRYABLE_RENDER_ERRORS, RENDER_ERROR } from '../shared/errors';
 import type { RenderActivityInput } from '../renderers/contract';
 import type { JobStore } from '../store/job-store';
-import type { Queryable } from '../store/migrate';
 import { withTimeout } from '../util/with-timeout';
 
 /** What the read model says about the queue, sampled at scrape time. */
@@ -257,37 +256,18 @@ function sharedSampler(
  * One query for every read-model gauge. Ages come from the database clock, so a skewed worker
  * clock cannot make jobs look old.
  */
-export const QUEUE_STATS_SQL = `
-select 'status' as kind, status as key, count(*)::int as count, null::float8 as oldest_seconds
-  from jobs group by status
-union all
-select 'priority', priority, count(*)::int, extract(epoch from now() - min(created_at))::float8
-  from jobs where status = 'queued' group by priority`;
-
-interface QueueStatsRow {
-  kind: 'status' | 'priority';
-  key: string;
-  count: number;
-  oldest_seconds: number | null;
-}
-
-export function queueStatsFromDb(db: Queryable): () => Promise<QueueStatsSample> {
+/**
+ * The queue gauges' source: `get_queue_stats()` through the JobStore port, so they are filled
+ * whichever way the worker reaches the read model (PGlite, PostgreSQL, or Supabase over REST).
+ */
+export function queueStatsFromStore(store: Pick<JobStore, 'getQueueStats'>): () => Promise<QueueStatsSample> {
   return async () => {
-    const { rows } = await db.query<QueueStatsRow>(QUEUE_STATS_SQL);
-    const sample: QueueStatsSample = {
-      byStatus: Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>,
-      queuedByPriority: Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<Priority, number>,
-      oldestQueuedSeconds: 0,
+    const stats = await store.getQueueStats();
+    return {
+      byStatus: stats.byStatus,
+      queuedByPriority: stats.queuedByPriority,
+      oldestQueuedSeconds: stats.oldestQueuedAgeSeconds ?? 0,
     };
-    for (const row of rows) {
-      if (row.kind === 'status' && row.key in sample.byStatus) {
-        sample.byStatus[row.key as JobStatus] = Number(row.count);
-      } else if (row.kind === 'priority' && row.key in sample.queuedByPriority) {
-        sample.queuedByPriority[row.key as Priority] = Number(row.count);
-        sample.oldestQueuedSeconds = Math.max(sample.oldestQueuedSeconds, Number(row.oldest_seconds ?? 0));
-      }
-    }
-    return sample;
   };
 }
 

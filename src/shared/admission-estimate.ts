@@ -42,6 +42,8 @@ export interface QueueEstimate {
   position: number;
   /** Epoch ms. */
   estimatedStartAt: number;
+  /** When admission accepted the job, epoch ms. */
+  acceptedAt: number;
 }
 
 /** A small binary min-heap of numbers (slot free times); caps are tens, so this stays tiny. */
@@ -145,12 +147,18 @@ export function estimateQueue(input: EstimateInput): QueueEstimate[] {
       total.push(end);
       manimSlots.push(end);
       m += 1;
-      out.push({ jobId: nextManim.jobId, renderer: 'manim', position: m, estimatedStartAt: start });
+      out.push({
+        jobId: nextManim.jobId,
+        renderer: 'manim',
+        position: m,
+        estimatedStartAt: start,
+        acceptedAt: nextManim.acceptedAt,
+      });
     } else {
       const job = nextGeneral!;
       total.push(t + duration(job.renderer));
       g += 1;
-      out.push({ jobId: job.jobId, renderer: job.renderer, position: g, estimatedStartAt: t });
+      out.push({ jobId: job.jobId, renderer: job.renderer, position: g, estimatedStartAt: t, acceptedAt: job.acceptedAt });
     }
   }
   return out;

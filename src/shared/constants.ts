@@ -125,6 +125,8 @@ export const LIMITS = {
   /** Progress is reported to the workflow in steps this big, to keep histories short. */
   progressSignalStep: 0.1,
   configRefreshSeconds: 15,
+  /** Rows intake claims at a time. */
+  intakeBatchSize: 50,
   /** Sync retries forever at short intervals, bounded by this: an outage delays the read model only. */
   syncScheduleToCloseHours: 6,
 } as const;

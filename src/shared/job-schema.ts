@@ -3,18 +3,19 @@
  * database). Types are inferred from them. Pure: bundled into workflows as well.
  */
 import { z } from 'zod';
-import {
-  JOB_STATUSES,
-  JOB_TYPE_DEFAULT_RENDERER,
-  JOB_TYPES,
-  LIMITS,
-  PRIORITIES,
-  RENDERERS,
-} from './constants';
+import { JOB_STATUSES, JOB_TYPE_DEFAULT_RENDERER, LIMITS, PRIORITIES, RENDERERS } from './constants';
+import type { JobType } from './constants';
 
 export const PrioritySchema = z.enum(PRIORITIES);
 export const RendererSchema = z.enum(RENDERERS);
-export const JobTypeSchema = z.enum(JOB_TYPES);
+/**
+ * A job type is any row of `job_types` (the database's foreign key is the check); its name is a
+ * simple identifier, since it names the orchestrator's pipeline and a metrics label. The types
+ * built into JOB_TYPE_DEFAULT_RENDERER only add a default renderer for submitters that give none.
+ */
+export const JobTypeSchema = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a job type name (lower-case letters, digits and _)');
 export const JobStatusSchema = z.enum(JOB_STATUSES);
 
 function jsonDepth(value: unknown, depth = 0): number {
@@ -99,7 +100,16 @@ export const JobSubmissionSchema = z
     }),
     userId: z.uuid().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((submission, ctx) => {
+    if (submission.renderer === undefined && !(submission.jobType in JOB_TYPE_DEFAULT_RENDERER)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['renderer'],
+        message: `required for job type "${submission.jobType}", which has no built-in renderer (rows the frontend inserts take it from job_types)`,
+      });
+    }
+  });
 export type JobSubmission = z.input<typeof JobSubmissionSchema>;
 
 /** The workflow input: a submission with every default resolved. Small and versioned. */
@@ -131,7 +141,8 @@ export function toRenderJobInput(
     jobId: submission.id ?? newId(),
     jobType: submission.jobType,
     priority: submission.priority,
-    renderer: submission.renderer ?? JOB_TYPE_DEFAULT_RENDERER[submission.jobType],
+    // The schema made sure one of the two exists.
+    renderer: submission.renderer ?? JOB_TYPE_DEFAULT_RENDERER[submission.jobType as JobType],
     payload: submission.payload,
     ...(submission.userId ? { userId: submission.userId } : {}),
   };

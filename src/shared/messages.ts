@@ -59,3 +59,6 @@ export const jobStateQuery = defineQuery<JobState>('jobState');
 /** Workflow failure type for a job whose render failed for good (after retries or at once). */
 export const RENDER_JOB_FAILED = 'RenderJobFailed';
 export const INVALID_JOB_INPUT = 'InvalidJobInput';
+
+/** Sets the intake safety sweep's interval, in seconds (a worker with another setting started). */
+export const intakeSweepIntervalSignal = defineSignal<[number]>('intakeSweepInterval');

@@ -43,6 +43,8 @@ export interface QueuePositionUpdate {
   position: number;
   /** ISO 8601. */
   estimatedStartAt: string;
+  /** When admission accepted the job, ISO 8601. */
+  acceptedAt?: string;
 }
 
 export interface PublishOutcome {
@@ -80,6 +82,11 @@ export interface JobStore {
   markIntakeStarted(jobId: string, workflowId: string): Promise<boolean>;
   /** `mark_intake_rejected`: fails a still-unowned queued row with `reason`; false if it was not. */
   markIntakeRejected(jobId: string, reason: string): Promise<boolean>;
+  /**
+   * `requeue_rejected_job`: a row intake failed (an operator fixed it) goes back to `queued` for
+   * intake to validate again; false if the row is not one intake failed.
+   */
+  requeueRejectedJob(jobId: string): Promise<boolean>;
   close(): Promise<void>;
 }
 

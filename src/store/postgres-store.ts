@@ -238,11 +238,12 @@ export class PostgresJobStore implements JobStore {
 
   async publishQueuePositions(positions: QueuePositionUpdate[]): Promise<PublishOutcome> {
     const rows = await this.run<{ outcome: unknown }>(
-      'SELECT publish_queue_positions($1::uuid[], $2::int[], $3::timestamptz[]) AS outcome',
+      'SELECT publish_queue_positions($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[]) AS outcome',
       [
         positions.map((p) => p.jobId),
         positions.map((p) => p.position),
         positions.map((p) => p.estimatedStartAt),
+        positions.map((p) => p.acceptedAt ?? null),
       ],
     );
     return parsePublishOutcome(rows[0]?.outcome);
@@ -338,6 +339,12 @@ export class PostgresJobStore implements JobStore {
       [jobId, reason],
     );
     return rows[0]?.marked === true;
+  }
+
+  async requeueRejectedJob(jobId: string): Promise<boolean> {
+    requireUuid('jobId', jobId);
+    const rows = await this.run<{ requeued: boolean }>('SELECT requeue_rejected_job($1::uuid) AS requeued', [jobId]);
+    return rows[0]?.requeued === true;
   }
 
   close(): Promise<void> {

@@ -161,6 +161,7 @@ export class SupabaseJobStore implements JobStore {
       p_ids: positions.map((p) => p.jobId),
       p_positions: positions.map((p) => p.position),
       p_starts: positions.map((p) => p.estimatedStartAt),
+      p_accepted: positions.map((p) => p.acceptedAt ?? null),
     });
     if (error) throw this.fail('publishQueuePositions', error);
     return parsePublishOutcome(data);
@@ -267,6 +268,13 @@ export class SupabaseJobStore implements JobStore {
     requireUuid('jobId', jobId);
     const { data, error } = await this.client.rpc('mark_intake_rejected', { p_id: jobId, p_error: reason });
     if (error) throw this.fail('markIntakeRejected', error);
+    return data === true;
+  }
+
+  async requeueRejectedJob(jobId: string): Promise<boolean> {
+    requireUuid('jobId', jobId);
+    const { data, error } = await this.client.rpc('requeue_rejected_job', { p_id: jobId });
+    if (error) throw this.fail('requeueRejectedJob', error);
     return data === true;
   }
 

@@ -9,14 +9,17 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import type { LiveQueueConfig } from '../capacity/live-config';
 import { connectClient, connectWorker } from '../client/connect';
-import { ensureIntakeSchedule } from '../client/intake-schedule';
+import { ensureIntakeSweep } from '../client/intake-sweep';
+import { IntakeRunner } from '../intake/intake-runner';
+import { pgWakeups, pgliteWakeups, realtimeWakeups } from '../intake/wakeups';
+import type { IntakeWakeups } from '../intake/wakeups';
 import type { Env } from '../config/env';
 import { redactedEnv, rendererUrls } from '../config/env';
 import type { JsonLogger } from '../observability/logger';
 import {
   createRenderMetrics,
   instrumentJobStore,
-  queueStatsFromDb,
+  queueStatsFromStore,
   renderMetricsInterceptor,
   sdkMetricsText,
   startMetricsServer,
@@ -24,6 +27,8 @@ import {
 import type { MetricsServer, RenderMetrics } from '../observability/metrics';
 import { createRenderers } from '../renderers/adapters';
 import { openJobStore } from '../store/open-store';
+import type { AnyOpenedJobStore } from '../store/open-store';
+import type { PGlite } from '@electric-sql/pglite';
 import type { JobStore } from '../store/job-store';
 import { ADMISSION_WORKFLOW_ID } from '../shared/constants';
 import { admissionConfigChangedSignal } from '../shared/admission-messages';
@@ -73,6 +78,15 @@ export interface WorkerRuntimeOptions {
   opened?: Awaited<ReturnType<typeof openJobStore>>;
 }
 
+/** Where this worker hears about inserts: the database it reaches, by the way it reaches it. */
+function intakeWakeups(env: Env, opened: AnyOpenedJobStore, logger: JsonLogger): IntakeWakeups {
+  if (opened.kind === 'supabase') {
+    return realtimeWakeups(env.SUPABASE_URL!, env.SUPABASE_SERVICE_ROLE_KEY!, logger);
+  }
+  if (opened.kind === 'postgres') return pgWakeups(env.DATABASE_URL!, logger);
+  return pgliteWakeups(opened.db as unknown as PGlite);
+}
+
 export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise<WorkerRuntime> {
   const { env, logger } = options;
   logger.info('worker starting', { config: redactedEnv(env) });
@@ -104,7 +118,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     limiter,
     fleetCaps: () => liveConfig.caps(),
     isPeakHours: () => liveConfig.caps().peak,
-    ...(opened.db ? { queueStats: queueStatsFromDb(opened.db) } : {}),
+    queueStats: queueStatsFromStore(opened.store),
     health: () => workersRunning(),
   });
   const cleanups: Array<() => Promise<void> | void> = [() => liveConfig.stop()];
@@ -134,7 +148,15 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
     });
     workersRunning = () => workerSet.workers.every((worker) => worker.getState() === 'RUNNING');
     if (env.INTAKE_INTERVAL_SECONDS > 0) {
-      await ensureIntakeSchedule(connected.client, { intervalSeconds: env.INTAKE_INTERVAL_SECONDS });
+      const intake = new IntakeRunner({ store: opened.store, client: connected.client, logger });
+      const wakeups = intakeWakeups(env, opened, logger);
+      cleanups.push(async () => {
+        await wakeups.stop();
+        await intake.stop();
+      });
+      await wakeups.start(() => intake.wake());
+      await ensureIntakeSweep(connected.client, { intervalSeconds: env.INTAKE_INTERVAL_SECONDS });
+      logger.info('intake wakes on insert', { source: wakeups.source, sweepSeconds: env.INTAKE_INTERVAL_SECONDS });
     }
     // Started only now, so a failed start-up leaves no open server keeping the process alive.
     const metricsServer =

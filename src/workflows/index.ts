@@ -1,4 +1,4 @@
 /** Every workflow type the workers register. */
 export { renderJob } from './render-job';
-export { intakeJobs } from './intake';
+export { intakeJobs, intakeSweep } from './intake';
 export { renderAdmission } from './admission';

@@ -1,13 +1,24 @@
 /**
- * Picks up jobs the frontend inserted into `jobs` and starts their workflows. Run by the
- * `render-queue-intake` schedule every few seconds (overlap SKIP: runs never overlap); each run
- * drains what is waiting, in batches, then ends so its history stays short.
+ * Picks up jobs the frontend inserted into `jobs` and starts their workflows: one drain
+ * (`intakeJobs`, also run by `render-queue intake --once`) and the long-running safety sweep that
+ * repeats it. Before wake-on-insert, a schedule ran `intakeJobs` every few seconds; its histories
+ * still replay.
  */
-import { log, proxyActivities } from '@temporalio/workflow';
-import { SYNC_TASK_QUEUE } from '../shared/constants';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { LIMITS, SYNC_TASK_QUEUE } from '../shared/constants';
+import { intakeSweepIntervalSignal } from '../shared/messages';
 import type { IntakeActivities, IntakeBatchResult } from '../activities/intake';
 
-export const INTAKE_BATCH_SIZE = 50;
+export const INTAKE_BATCH_SIZE = LIMITS.intakeBatchSize;
 /** A backlog bigger than this is left to the next scheduled run, a few seconds later. */
 export const INTAKE_MAX_BATCHES_PER_RUN = 10;
 
@@ -38,4 +49,37 @@ export async function intakeJobs(batchSize: number = INTAKE_BATCH_SIZE): Promise
   }
   if (total.claimed > 0) log.info('intake run', { ...total });
   return total;
+}
+
+export interface IntakeSweepInput {
+  version: 1;
+  /** Seconds between sweeps. */
+  intervalSeconds: number;
+}
+
+/** Sweeps a run makes before it continues as new, so its history stays small (about 8 h at 60 s). */
+export const INTAKE_SWEEPS_PER_RUN = 500;
+
+
+/**
+ * The safety sweep: every worker wakes intake on insert, so this only catches what a lost
+ * listener connection let through (and rows inserted while no worker ran). One long-running
+ * workflow per namespace, not a schedule, so the Web UI lists one sweep, not a run per tick.
+ */
+export async function intakeSweep(input: IntakeSweepInput): Promise<void> {
+  let intervalSeconds = input.intervalSeconds;
+  setHandler(intakeSweepIntervalSignal, (seconds) => {
+    if (Number.isFinite(seconds) && seconds >= 1) intervalSeconds = seconds;
+  });
+  for (let sweep = 0; sweep < INTAKE_SWEEPS_PER_RUN && !workflowInfo().continueAsNewSuggested; sweep++) {
+    try {
+      await intakeJobs();
+    } catch (err) {
+      // The activity already retried; the next sweep tries again.
+      log.warn('intake sweep failed', { error: err instanceof Error ? err.message : String(err) });
+    }
+    await sleep(intervalSeconds * 1000);
+  }
+  await condition(allHandlersFinished);
+  await continueAsNew<typeof intakeSweep>({ version: 1, intervalSeconds });
 }

@@ -151,6 +151,8 @@ begin
       raise exception 'job % does not exist and the transition carries no job to create it from', p_job_id
         using errcode = 'no_data_found';
     end if;
+    -- The job already runs: creating its row is the service recording it, not a new submission.
+    perform set_config('render_queue.service_write', 'on', true);
     insert into jobs (
       id, user_id, job_type, priority, renderer, payload,
       status, sync_seq, workflow_id, attempt, retry_count, progress, error, result,
@@ -170,6 +172,7 @@ begin
       coalesce((p_job ->> 'submittedAt')::timestamptz, now())
     )
     on conflict (id) do nothing;
+    perform set_config('render_queue.service_write', '', true);
     if found then
       return true;
     end if;
@@ -232,9 +235,15 @@ $$;
 
 -- Writes the position and estimated start of every waiting job, as the admission workflow's
 -- queue has them (arrays in the same order), touching only rows whose values changed, and clears
--- them from rows that are no longer waiting. Returns {"written", "cleared", "missing"}; missing
--- counts waiting jobs without a row yet (their first sync has not landed).
-create or replace function publish_queue_positions(p_ids uuid[], p_positions int[], p_starts timestamptz[])
+-- them from rows that are no longer waiting. A waiting row also learns when admission accepted
+-- it (kept once set). Returns {"written", "cleared", "missing"}; missing counts waiting jobs
+-- without a row yet (their first sync has not landed).
+create or replace function publish_queue_positions(
+  p_ids uuid[],
+  p_positions int[],
+  p_starts timestamptz[],
+  p_accepted timestamptz[] default null
+)
 returns jsonb
 language plpgsql
 set search_path = public, pg_temp
@@ -251,10 +260,13 @@ begin
       using errcode = 'check_violation';
   end if;
 
-  update jobs j set queue_position = i.pos, estimated_start_at = i.eta
-  from unnest(p_ids, p_positions, p_starts) as i(id, pos, eta)
+  update jobs j
+  set queue_position = i.pos, estimated_start_at = i.eta, accepted_at = coalesce(j.accepted_at, i.accepted)
+  from unnest(p_ids, p_positions, p_starts, coalesce(p_accepted, array[]::timestamptz[]))
+    as i(id, pos, eta, accepted)
   where j.id = i.id and j.status in ('queued', 'retrying')
-    and (j.queue_position is distinct from i.pos or j.estimated_start_at is distinct from i.eta);
+    and (j.queue_position is distinct from i.pos or j.estimated_start_at is distinct from i.eta
+         or (j.accepted_at is null and i.accepted is not null));
   get diagnostics v_written = row_count;
 
   update jobs j set queue_position = null, estimated_start_at = null
@@ -347,12 +359,12 @@ $$;
 
 revoke execute on function
   apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz, text),
-  publish_queue_positions(uuid[], int[], timestamptz[]),
+  publish_queue_positions(uuid[], int[], timestamptz[], timestamptz[]),
   get_queue_stats()
 from public, anon, authenticated;
 
 grant execute on function
   apply_job_transition(uuid, bigint, text, text, int, real, text, text, timestamptz, timestamptz, jsonb, timestamptz, timestamptz, text),
-  publish_queue_positions(uuid[], int[], timestamptz[]),
+  publish_queue_positions(uuid[], int[], timestamptz[], timestamptz[]),
   get_queue_stats()
 to service_role;

@@ -12,6 +12,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer } from 'node:http';
+import { attachRealtime } from './realtime-test-server';
+import type { RealtimeTestServer } from './realtime-test-server';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Pool as PgPool } from 'pg';
@@ -117,6 +119,9 @@ export async function grantSupabaseDefaults(db: Pool | PoolClient): Promise<void
   for (const kind of ['TABLES', 'SEQUENCES', 'FUNCTIONS']) {
     await db.query(`ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON ${kind} TO ${roles}`);
   }
+  // Every Supabase project has Realtime's (empty) publication; migrations add their tables to it.
+  const { rows } = await db.query(`SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime'`);
+  if (rows.length === 0) await db.query('CREATE PUBLICATION supabase_realtime');
 }
 
 // ---------------------------------------------------------------- errors in PostgREST's shape
@@ -294,6 +299,8 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
 export interface PostgrestTestServerOptions {
   /** A pool on the test database; the server takes one connection per request. */
   db: Pool;
+  /** Also serve the Realtime stand-in (test/helpers/realtime-test-server.ts). */
+  realtime?: boolean;
   /** HS256 secret for the keys; random when omitted. */
   jwtSecret?: string;
   port?: number;
@@ -315,6 +322,8 @@ export interface PostgrestTestServer {
   setDown(down: boolean, mode?: DownMode): void;
   /** Requests served so far, by "METHOD path". */
   requests: string[];
+  /** Present when started with `realtime: true`. */
+  realtime?: RealtimeTestServer;
   close(): Promise<void>;
 }
 
@@ -635,6 +644,15 @@ export async function startPostgrestTestServer(
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const realtime = options.realtime
+    ? await attachRealtime(server, {
+        db,
+        verifyKey: (token) => {
+          const role = verifyJwt(token, jwtSecret).role;
+          if (!SUPABASE_ROLES.includes(role as SupabaseRole)) throw new Error('role not allowed');
+        },
+      })
+    : undefined;
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -642,12 +660,14 @@ export async function startPostgrestTestServer(
     anonKey,
     userKey: (userId: string) => keyFor({ role: 'authenticated', sub: userId, aud: 'authenticated' }),
     requests,
+    ...(realtime ? { realtime } : {}),
     setDown(isDown: boolean, mode: DownMode = 'status') {
       down = isDown ? mode : undefined;
       if (isDown && mode === 'reset') for (const socket of sockets) socket.destroy();
       if (!isDown) for (const res of hung) res.destroy();
     },
     async close() {
+      await realtime?.close();
       for (const res of hung) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -689,7 +709,7 @@ export interface SupabaseTestTarget {
  * adapter pointed at the server with its service-role key. Needs a reachable PostgreSQL.
  */
 export async function openSupabaseTestTarget(
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; realtime?: boolean } = {},
 ): Promise<SupabaseTestTarget> {
   const database = await createTestDatabase();
   const pool = new PgPool({ connectionString: database.url, max: 10, connectionTimeoutMillis: 5_000 });
@@ -698,7 +718,7 @@ export async function openSupabaseTestTarget(
   try {
     await grantSupabaseDefaults(pool);
     await migrate(pool);
-    server = await startPostgrestTestServer({ db: pool });
+    server = await startPostgrestTestServer({ db: pool, ...(options.realtime ? { realtime: true } : {}) });
     const store = new SupabaseJobStore({
       url: server.url,
       serviceRoleKey: server.serviceRoleKey,

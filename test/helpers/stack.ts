@@ -16,6 +16,12 @@ import { ADMISSION_WORKFLOW_ID, renderQueueFor } from '../../src/shared/constant
 import type { Renderer } from '../../src/shared/constants';
 import { createWorkerSet } from '../../src/worker/create-workers';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
+import { IntakeRunner } from '../../src/intake/intake-runner';
+import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
+import type { IntakeWakeups } from '../../src/intake/wakeups';
+import type { PGlite } from '@electric-sql/pglite';
+
+const quietLogger = { info: () => undefined, warn: () => undefined };
 import type { WorkerSet, WorkerSetOptions } from '../../src/worker/create-workers';
 import { dbTargets } from './db';
 
@@ -34,6 +40,8 @@ export interface Stack {
   /** The database URL when the stack runs on PostgreSQL, for a second connection. */
   dbUrl?: string;
   workers: WorkerSet;
+  /** Present when started with `intake: true`. */
+  intake?: IntakeRunner;
   /** Stops the workers and everything started here. */
   close(): Promise<void>;
 }
@@ -87,6 +95,8 @@ export async function startStack(
     /** Interceptors for the render activities, e.g. to see the task's priority as Core hands it over. */
     renderInterceptors?: WorkerSetOptions['renderInterceptors'];
     admissionOptions?: WorkerSetOptions['admissionOptions'];
+    /** Intake woken on insert, as src/worker/runtime.ts runs it (LISTEN on the stack's database). */
+    intake?: boolean;
   } = {},
 ): Promise<Stack> {
   const db = await preferredDb();
@@ -124,6 +134,13 @@ export async function startStack(
     ...(opts.admissionOptions ? { admissionOptions: opts.admissionOptions } : {}),
   });
   const running = workers.run();
+  let intake: { runner: IntakeRunner; wakeups: IntakeWakeups } | undefined;
+  if (opts.intake) {
+    const runner = new IntakeRunner({ store: db.store, client: env.client, logger: quietLogger });
+    const wakeups = db.url ? pgWakeups(db.url, quietLogger) : pgliteWakeups(db.db as unknown as PGlite);
+    await wakeups.start(() => runner.wake());
+    intake = { runner, wakeups };
+  }
   return {
     store: db.store,
     db: db.db,
@@ -133,7 +150,10 @@ export async function startStack(
     configLog,
     ...(db.url ? { dbUrl: db.url } : {}),
     workers,
+    ...(intake ? { intake: intake.runner } : {}),
     async close() {
+      await intake?.wakeups.stop();
+      await intake?.runner.stop();
       liveConfig.stop();
       workers.shutdown();
       await running;

@@ -15,7 +15,7 @@ import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
 import {
   createRenderMetrics,
   instrumentJobStore,
-  queueStatsFromDb,
+  queueStatsFromStore,
   renderMetricsInterceptor,
   sdkMetricsText,
   startMetricsServer,
@@ -96,7 +96,7 @@ describe('metrics server', () => {
     const metrics = createRenderMetrics(new Registry(), {
       limiter,
       isPeakHours: () => true,
-      queueStats: queueStatsFromDb(db),
+      queueStats: queueStatsFromStore(store),
       health: () => true,
     });
     metrics.recordRenderAttempt({ renderer: 'manim', outcome: 'completed', durationSeconds: 42 });

@@ -19,7 +19,7 @@ import { parse, stringify } from 'yaml';
 import { submitJob } from '../../src/client/submit';
 import {
   createRenderMetrics,
-  queueStatsFromDb,
+  queueStatsFromStore,
   renderMetricsInterceptor,
   sdkMetricsText,
   startMetricsServer,
@@ -109,7 +109,7 @@ describeWithTools(['prometheus', 'promtool'], 'a real Prometheus scraping a runn
     const metrics = createRenderMetrics(new Registry(), {
       limiter: { snapshot: () => ref.stack!.limiter.snapshot() },
       isPeakHours: () => false,
-      queueStats: () => queueStatsFromDb(ref.stack!.db)(),
+      queueStats: () => queueStatsFromStore(ref.stack!.store)(),
       health: () => ref.stack?.workers.workers.every((w) => w.getState() === 'RUNNING') ?? false,
     });
     stack = ref.stack = await startStack(env, {

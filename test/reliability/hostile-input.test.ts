@@ -9,7 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
 import { main } from '../../src/client';
-import { runIntakeOnce } from '../../src/client/intake-schedule';
+import { runIntakeOnce } from '../../src/client/intake-sweep';
 import { InvalidSubmissionError, submitJob, validateSubmission } from '../../src/client/submit';
 import {
   JOB_TYPES,

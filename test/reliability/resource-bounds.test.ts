@@ -5,7 +5,7 @@
  * bounded too. (Worker memory over 2,000 jobs: memory.long.test.ts.)
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runIntakeOnce } from '../../src/client/intake-schedule';
+import { runIntakeOnce } from '../../src/client/intake-sweep';
 import { submitJob } from '../../src/client/submit';
 import { LIMITS } from '../../src/shared/constants';
 import { INTAKE_BATCH_SIZE, INTAKE_MAX_BATCHES_PER_RUN } from '../../src/workflows/intake';

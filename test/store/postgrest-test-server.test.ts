@@ -146,7 +146,6 @@ describe('HS256 JWTs', () => {
           p_job: null,
         },
       ],
-      ['get_queue_stats', {}],
       ['claim_intake_jobs', { p_limit: 1 }],
       ['mark_intake_rejected', { p_id: randomUUID(), p_error: 'x' }],
     ])('neither a user nor anon may call %s (permission denied)', async (fn, args) => {

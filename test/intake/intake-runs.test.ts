@@ -1,11 +1,12 @@
 /**
- * Intake end to end on the dev server: rows inserted with plain SQL, as the frontend does, are
- * picked up by the schedule (or a direct run) and rendered; duplicates start one workflow;
- * invalid rows are failed with the reason.
+ * Intake runs on the dev server (the one-off run of `render-queue intake --once`, which the
+ * safety sweep repeats): rows inserted with plain SQL, as the frontend does, are claimed once
+ * however many runs race, invalid rows are failed with the reason, and a row whose workflow
+ * already exists is marked owned. Nothing wakes intake here: the runs are the only way in.
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { INTAKE_SCHEDULE_ID, ensureIntakeSchedule, runIntakeOnce } from '../../src/client/intake-schedule';
+import { runIntakeOnce } from '../../src/client/intake-sweep';
 import { LIMITS, renderJobWorkflowId } from '../../src/shared/constants';
 import { devServerEnv, eventually } from '../helpers/temporal';
 import { startStack } from '../helpers/stack';
@@ -80,29 +81,4 @@ test('a row whose workflow already exists is marked as owned without starting an
   expect(stack.sims.orchestrator.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId)).toHaveLength(
     1,
   );
-});
-
-test('with the schedule running, a row inserted with plain SQL reaches completed without any CLI call', async () => {
-  await ensureIntakeSchedule(env.client, { intervalSeconds: 1 });
-  // Idempotent: a second call (another worker starting) updates instead of failing.
-  await ensureIntakeSchedule(env.client, { intervalSeconds: 1 });
-  try {
-    const description = await env.client.schedule.getHandle(INTAKE_SCHEDULE_ID).describe();
-    expect(description.policies.overlap).toBe('SKIP');
-
-    const jobId = await frontendInsert('concept_explainer', { topic: 'Photosynthesis' }, 'low');
-    const row = await eventually(
-      'frontend row to be completed by the scheduled intake',
-      async () => {
-        const r = await stack.store.getJob(jobId);
-        return r?.status === 'completed' ? r : undefined;
-      },
-      30_000,
-      200,
-    );
-    expect(row).toMatchObject({ workflowId: renderJobWorkflowId(jobId), queuePosition: null });
-    expect(row.result).toMatch(/^https?:\/\//);
-  } finally {
-    await env.client.schedule.getHandle(INTAKE_SCHEDULE_ID).delete();
-  }
 });

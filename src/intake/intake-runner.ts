@@ -1,0 +1,65 @@
+/**
+ * Intake on wake-up, in the worker process: every wake-up drains what is waiting, batch after
+ * batch; wake-ups during a drain fold into one more pass. Every worker runs one: claims skip rows
+ * another worker holds, so they share the work without coordinating.
+ */
+import { INTAKE_BATCH_SIZE, runIntakeBatch } from './intake-batch';
+import type { IntakeDeps } from './intake-batch';
+import type { WakeupLogger } from './wakeups';
+
+export interface IntakeRunnerOptions extends IntakeDeps {
+  logger: WakeupLogger;
+  batchSize?: number;
+}
+
+export class IntakeRunner {
+  private draining: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly options: IntakeRunnerOptions) {}
+
+  /** Something was inserted: drain now, or once more after the drain in progress. */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  /** Resolves when no drain runs (for shutdown and tests). */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    const size = this.options.batchSize ?? INTAKE_BATCH_SIZE;
+    do {
+      this.again = false;
+      try {
+        for (;;) {
+          const batch = await runIntakeBatch(this.options, size, (event) => {
+            if (event.outcome === 'rejected') {
+              this.options.logger.warn('intake rejected job', { jobId: event.jobId, reason: event.reason });
+            }
+          });
+          if (batch.claimed < size || this.stopped) break;
+        }
+      } catch (err) {
+        // Claimed rows come back after 2 minutes; the safety sweep or the next insert retries.
+        this.options.logger.warn('intake on insert failed; the rows are taken up again later', {
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+    } while (this.again && !this.stopped);
+  }
+}
