@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { INTAKE_WORKFLOW_ID_PREFIX } from '../src/client/intake-sweep';
+import { INTAKE_SWEEP_WORKFLOW_ID, INTAKE_WORKFLOW_ID_PREFIX, ensureIntakeSweep } from '../src/client/intake-sweep';
 import { submitJob } from '../src/client/submit';
 import { ADMISSION_WORKFLOW_ID, LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
 import { admissionConfigChangedSignal } from '../src/shared/admission-messages';
@@ -80,6 +80,14 @@ async function recordIntake(): Promise<void> {
     await stack.db.query(`DROP FUNCTION claim_intake_jobs(int)`);
     await save('intake-failed', await runIntake(env.client));
     await stack.db.query(`ALTER FUNCTION claim_intake_jobs_real(int) RENAME TO claim_intake_jobs`);
+
+    // The safety sweep: a few sweeps 1 s apart, one of them finding a row, one failing.
+    await ensureIntakeSweep(env.client, { intervalSeconds: 1 });
+    const sweep = env.client.workflow.getHandle(INTAKE_SWEEP_WORKFLOW_ID);
+    await insert({ q: 'found by the sweep' });
+    await eventually('a few sweeps', async () => (await sweep.describe()).historyLength > 40, 30_000);
+    await save('intake-sweep', sweep);
+    await sweep.terminate('recorded');
   } finally {
     await stack.close();
     await env.teardown();

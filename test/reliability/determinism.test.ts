@@ -56,6 +56,7 @@ test('the intake histories cover its significant paths', () => {
     'intake-retried-then-started',
     'intake-several-batches',
     'intake-started-and-rejected',
+    'intake-sweep',
   ]);
 });
 
