@@ -207,6 +207,19 @@ maybe('the frontend path on Supabase', () => {
     expect(rerun.error).toBeNull();
   }, 120_000);
 
+  test('a job type added to job_types renders end to end, with no code change', async () => {
+    await target.db.query(
+      `INSERT INTO job_types (name, default_renderer) VALUES ('formula_sheet', 'orchestrator') ON CONFLICT DO NOTHING`,
+    );
+    const jobId = await insert('formula_sheet', { topic: 'trigonometry' });
+    const done = await until('the new type to complete', jobId, (r) => r.status === 'completed');
+    expect(done.result).toMatch(/^https?:\/\//);
+    // The orchestrator was asked to run the pipeline named after the type.
+    expect(sims.simulators.orchestrator.ledger.some((c) => c.method === 'POST' && c.jobId === jobId)).toBe(
+      true,
+    );
+  });
+
   test('the queue gauges are filled on Supabase, through the JobStore', async () => {
     const text = await runtime.metrics.registry.metrics();
     const value = (series: string) => Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1]);

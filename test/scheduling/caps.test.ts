@@ -257,3 +257,22 @@ test('invalid config rows and an unreadable config leave the last good caps in f
   expect(watch.peak().total).toBe(6);
   await finishAll(ids);
 });
+
+test("the operators' old SQL statements take effect without a restart", async () => {
+  // As the old system's runbook writes them; the peak window covers the whole day in UTC here.
+  for (const statement of [
+    'UPDATE job_queue_config SET max_concurrent_renders = 15 WHERE id = (SELECT id FROM job_queue_config LIMIT 1);',
+    "UPDATE job_queue_config SET peak_hour_start = '00:00' WHERE id = (SELECT id FROM job_queue_config LIMIT 1);",
+    "UPDATE job_queue_config SET peak_hour_end = '23:59:59' WHERE id = (SELECT id FROM job_queue_config LIMIT 1);",
+    'UPDATE job_queue_config SET peak_worker_multiplier = 2.0 WHERE id = (SELECT id FROM job_queue_config LIMIT 1);',
+  ]) {
+    await stack.db.query(statement);
+  }
+  // Within admission's next round (signalled here, as a worker's SIGHUP does; else 15 s).
+  await applyConfig({ total: 30, manim: 4, peak: true });
+  for (const sim of Object.values(stack.sims)) sim.hold();
+  const ids = await submitAll(mixed(4, 30));
+  await watch.until('30 renders in flight', (w) => w.current().total === 30, 20_000);
+  await finishAll(ids);
+  await stack.db.query(`UPDATE job_queue_config SET peak_hour_start = '00:00', peak_hour_end = '00:00'`);
+});
