@@ -24,6 +24,7 @@ import type { PGlite } from '@electric-sql/pglite';
 const quietLogger = { info: () => undefined, warn: () => undefined };
 import type { WorkerSet, WorkerSetOptions } from '../../src/worker/create-workers';
 import { dbTargets } from './db';
+import type { OpenedTestDb } from './db';
 
 export type Simulator = Awaited<ReturnType<typeof startRendererSimulator>>;
 
@@ -97,9 +98,11 @@ export async function startStack(
     admissionOptions?: WorkerSetOptions['admissionOptions'];
     /** Intake woken on insert, as src/worker/runtime.ts runs it (LISTEN on the stack's database). */
     intake?: boolean;
+    /** A database the test prepared (closed with the stack); a fresh one by default. */
+    db?: OpenedTestDb;
   } = {},
 ): Promise<Stack> {
-  const db = await preferredDb();
+  const db = opts.db ?? (await preferredDb());
   const sims = {} as Record<Renderer, Simulator>;
   for (const backend of ['manim', 'revideo', 'orchestrator'] as const) {
     sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
