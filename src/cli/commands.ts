@@ -1,4 +1,5 @@
 /** The `render-queue` command table and its help text. */
+import { adminCommand } from './admin-command';
 import type { CommandContext } from './context';
 import { cancelCommand, priorityCommand, retryCommand, statusCommand, submitCommand } from './job-commands';
 import { capacityCommand, intakeCommand, listCommand, statsCommand, watchCommand } from './queue-commands';
@@ -20,6 +21,8 @@ Usage:
   render-queue capacity                caps in force, renders in flight, peak hours
   render-queue watch [--interval S] [--once]   live view of the queue
   render-queue intake [--interval S] [--once]  start/update the intake safety sweep, or run intake once
+  render-queue admin [--port 8090] [--host 127.0.0.1]   the live queue and job actions in a browser;
+                                       ADMIN_TOKEN is required on any host but loopback
 Every command takes --json for machine-readable output.
 
 Job types: doubt (manim), concept_explainer (revideo), solution_walkthrough (orchestrator),
@@ -31,7 +34,8 @@ Examples:
   render-queue capacity --json
 
 Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default); stats, capacity and
-watch read the database: DATABASE_URL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY.
+watch read the database: DATABASE_URL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY; admin uses
+ADMIN_TOKEN (the operator token) and TEMPORAL_UI_URL (http://localhost:8233) for links.
 Exit codes: 0 ok, 1 failure (including an unreachable server), 2 bad input (nothing was done).`;
 
 export const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> = {
@@ -45,4 +49,5 @@ export const COMMANDS: Record<string, (ctx: CommandContext) => Promise<number>> 
   capacity: capacityCommand,
   watch: watchCommand,
   intake: intakeCommand,
+  admin: adminCommand,
 };

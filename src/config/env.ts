@@ -48,6 +48,19 @@ export const EnvSchema = z
     LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** Where a prebuilt workflow bundle lives (production images build it at image build). */
     WORKFLOW_BUNDLE_PATH: z.string().optional(),
+    /**
+     * The operator token of `render-queue admin`: the page and its actions need it. Required to
+     * serve on a non-loopback address; long enough that guessing it over HTTP is hopeless.
+     */
+    ADMIN_TOKEN: z
+      .string()
+      .min(16, 'must be at least 16 characters (e.g. `openssl rand -hex 32`)')
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+      .optional(),
+    /** The Temporal Web UI the admin page links each job to (the dev server's UI by default). */
+    TEMPORAL_UI_URL: url('Temporal Web UI')
+      .transform((u) => u.replace(/\/+$/, ''))
+      .default('http://localhost:8233'),
   })
   .superRefine((env, ctx) => {
     if (env.SUPABASE_URL && !env.SUPABASE_SERVICE_ROLE_KEY) {
@@ -77,6 +90,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   }
   const env = parsed.data;
   registerSecret(env.SUPABASE_SERVICE_ROLE_KEY);
+  registerSecret(env.ADMIN_TOKEN);
   registerSecret(passwordOf(env.DATABASE_URL));
   return env;
 }
@@ -94,7 +108,7 @@ function passwordOf(connectionUrl: string | undefined): string | undefined {
 export function redactedEnv(env: Env): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(env).map(([key, value]) => {
-      if (key === 'SUPABASE_SERVICE_ROLE_KEY' && value) return [key, '[redacted]'];
+      if ((key === 'SUPABASE_SERVICE_ROLE_KEY' || key === 'ADMIN_TOKEN') && value) return [key, '[redacted]'];
       return [key, typeof value === 'string' ? redact(value) : value];
     }),
   );

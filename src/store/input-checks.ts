@@ -23,3 +23,9 @@ export function invalidInput(message: string): JobStoreConstraintError {
 export function requireUuid(field: string, value: string): void {
   if (!UUID.test(value)) throw invalidInput(`${field} must be a uuid, got ${JSON.stringify(value)}`);
 }
+
+/** At most one screen of ids per call, each a uuid (a malformed one would fail the whole query). */
+export function requireJobIds(jobIds: readonly string[]): void {
+  if (jobIds.length > 500) throw invalidInput(`jobIds: at most 500 per call, got ${jobIds.length}`);
+  for (const id of jobIds) requireUuid('jobIds[]', id);
+}

@@ -60,6 +60,11 @@ export interface JobStore {
   /** Applies one write of a job's state if its seq is newer; creates the row when missing. */
   applyTransition(transition: JobTransition): Promise<TransitionOutcome>;
   getJob(jobId: string): Promise<JobRow | null>;
+  /**
+   * The rows of up to 500 jobs in one round trip (a screen's worth: the admin page's waiting
+   * list and renders in flight); unknown ids are left out, order is unspecified.
+   */
+  getJobs(jobIds: readonly string[]): Promise<JobRow[]>;
   /** The current `job_queue_config` row, unvalidated: callers decide what a bad row means. */
   readQueueConfig(): Promise<Record<keyof QueueConfig, unknown>>;
   /** Jobs newest first, optionally filtered. */

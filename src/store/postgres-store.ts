@@ -14,7 +14,7 @@ import type {
   QueuedJobInsert,
   TransitionOutcome,
 } from './job-store';
-import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
+import { ListFilterSchema, invalidInput, requireJobIds, requireUuid } from './input-checks';
 import type { Queryable } from './migrate';
 
 const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload, retry_count, progress,
@@ -253,6 +253,15 @@ export class PostgresJobStore implements JobStore {
     requireUuid('jobId', jobId);
     const rows = await this.run<JobDbRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1`, [jobId]);
     return rows[0] ? jobRowFromDb(rows[0]) : null;
+  }
+
+  async getJobs(jobIds: readonly string[]): Promise<JobRow[]> {
+    requireJobIds(jobIds);
+    if (jobIds.length === 0) return [];
+    const rows = await this.run<JobDbRow>(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ANY($1::uuid[])`, [
+      [...jobIds],
+    ]);
+    return rows.map(jobRowFromDb);
   }
 
   async readQueueConfig(): Promise<Record<keyof QueueConfig, unknown>> {

@@ -20,7 +20,7 @@ import type {
   QueuedJobInsert,
   TransitionOutcome,
 } from './job-store';
-import { ListFilterSchema, invalidInput, requireUuid } from './input-checks';
+import { ListFilterSchema, invalidInput, requireJobIds, requireUuid } from './input-checks';
 import {
   constraintErrorFromDb,
   jobRowFromDb,
@@ -177,6 +177,20 @@ export class SupabaseJobStore implements JobStore {
       .overrideTypes<JobDbRow[], { merge: false }>();
     if (error) throw this.fail('getJob', error);
     return data[0] ? jobRowFromDb(data[0]) : null;
+  }
+
+  async getJobs(jobIds: readonly string[]): Promise<JobRow[]> {
+    requireJobIds(jobIds);
+    if (jobIds.length === 0) return [];
+    // 500 uuids are about 19 KB of query string: inside PostgREST's and proxies' URL limits.
+    const { data, error } = await this.client
+      .from('jobs')
+      .select(JOB_COLUMNS)
+      .in('id', [...jobIds])
+      .retry(false)
+      .overrideTypes<JobDbRow[], { merge: false }>();
+    if (error) throw this.fail('getJobs', error);
+    return data.map(jobRowFromDb);
   }
 
   async readQueueConfig(): Promise<Record<keyof QueueConfig, unknown>> {

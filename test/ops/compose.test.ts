@@ -2,7 +2,8 @@
  * The production packaging as Docker Compose sees it (`docker-compose config`, no engine needed):
  * services, ports, a non-root worker, the dynamic config that turns priority matching on with one
  * partition per render queue, the monitoring profile (Prometheus scraping every worker replica,
- * Alertmanager, Grafana provisioned with the dashboard); and the Dockerfile's shape. `docker-compose` comes from Debian
+ * Alertmanager, Grafana provisioned with the dashboard), the admin page behind ADMIN_TOKEN; and the
+ * Dockerfile's shape. `docker-compose` comes from Debian
  * (`node scripts/setup.mjs --with-compose`); without it the compose checks are skipped, except
  * under CI where they must run.
  */
@@ -48,6 +49,7 @@ interface ComposeService {
   restart?: string;
   build?: { context: string; dockerfile?: string };
   env_file?: unknown;
+  healthcheck?: { test?: string[] };
 }
 
 interface ComposeConfig {
@@ -55,17 +57,27 @@ interface ComposeConfig {
   secrets?: Record<string, { file?: string }>;
 }
 
+/** The operator token the compose runs get from the environment (.env.example leaves it empty). */
+const ADMIN_TOKEN = 'compose-test-admin-token-0123456789';
+
 /**
  * Runs `docker-compose [--profile P] config` on a copy of the files, with .env made from
  * .env.example. Host paths in the answer point into the copy: `dir` says where that was.
  */
-function composeConfig(profile?: string): ComposeConfig & { dir: string } {
+function composeConfig(
+  profile?: string,
+  adminToken: string | null = ADMIN_TOKEN,
+): ComposeConfig & { dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rq-compose-'));
   try {
     for (const entry of [COMPOSE_FILE, 'deploy', 'docs', 'Dockerfile'])
       cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
     cpSync(join(ROOT, '.env.example'), join(dir, '.env'));
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? dir };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dir,
+      ...(adminToken ? { ADMIN_TOKEN: adminToken } : {}),
+    };
     const run = (args: string[]) =>
       execFileSync('docker-compose', ['-f', COMPOSE_FILE, ...args], {
         cwd: dir,
@@ -119,22 +131,26 @@ describe('docker-compose.temporal.yml', () => {
     return services;
   };
 
-  composeTest('has Temporal on Postgres, its UI, the one-shot admin tools and the worker', () => {
-    expect(unprofiled(config()).sort()).toEqual([
-      'postgresql',
-      'temporal',
-      'temporal-admin-tools',
-      'temporal-ui',
-      'worker',
-    ]);
-    // Pinned images, never :latest.
-    for (const [name, service] of Object.entries(config())) {
-      if (name === 'worker') continue;
-      expect(service.image).toMatch(/:v?\d[\w.-]*$/);
-    }
-    expect(config().temporal?.image).toMatch(/^temporalio\/auto-setup:/);
-    expect(config().postgresql?.image).toMatch(/^postgres:16/);
-  });
+  composeTest(
+    'has Temporal on Postgres, its UI, the one-shot admin tools, the worker and the admin page',
+    () => {
+      expect(unprofiled(config()).sort()).toEqual([
+        'admin',
+        'postgresql',
+        'temporal',
+        'temporal-admin-tools',
+        'temporal-ui',
+        'worker',
+      ]);
+      // Pinned images, never :latest.
+      for (const [name, service] of Object.entries(config())) {
+        if (name === 'worker' || name === 'admin') continue; // the image built here
+        expect(service.image).toMatch(/:v?\d[\w.-]*$/);
+      }
+      expect(config().temporal?.image).toMatch(/^temporalio\/auto-setup:/);
+      expect(config().postgresql?.image).toMatch(/^postgres:16/);
+    },
+  );
 
   composeTest('publishes 7233 (Temporal) and 8080 (UI) on localhost', () => {
     expect(publishedPorts(config().temporal!)).toContain(7233);
@@ -172,6 +188,36 @@ describe('docker-compose.temporal.yml', () => {
       expect(worker.depends_on?.['temporal-admin-tools']?.condition).toBe('service_completed_successfully');
     },
   );
+
+  composeTest(
+    'serves the admin page from the worker image on localhost:8090 only, with the operator token',
+    () => {
+      const admin = config().admin!;
+      expect(admin.image).toBe(config().worker!.image);
+      expect(admin.command).toEqual([
+        'node',
+        'dist/src/client.js',
+        'admin',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '8090',
+      ]);
+      expect(admin.ports).toEqual(['127.0.0.1:8090:8090/tcp']);
+      expect(admin.environment?.ADMIN_TOKEN).toBe(ADMIN_TOKEN);
+      expect(admin.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+      expect(admin.environment?.TEMPORAL_UI_URL).toBe('http://localhost:8080');
+      expect(['root', '0', '0:0']).not.toContain(String(admin.user));
+      expect(admin.depends_on?.temporal?.condition).toBe('service_healthy');
+      // The image's health check probes the worker's metrics port; the admin page has its own.
+      expect(admin.healthcheck?.test?.join(' ')).toContain('http://127.0.0.1:8090/healthz');
+      expect(() => loadEnv({ ...admin.environment } as NodeJS.ProcessEnv)).not.toThrow();
+    },
+  );
+
+  composeTest('refuses to start at all without ADMIN_TOKEN, saying so', () => {
+    expect(() => composeConfig(undefined, null)).toThrow(/set ADMIN_TOKEN/);
+  });
 
   composeTest('mounts the dynamic config into the Temporal server and points it at the file', () => {
     const temporal = config().temporal!;

@@ -100,6 +100,24 @@ export function jobStoreContract(name: string, open: () => Promise<ContractTarge
       await expect(opened.store.getJob('not-a-uuid')).rejects.toThrow('jobId must be a uuid');
     });
 
+    test('getJobs reads many rows in one call, leaving unknown ids out and refusing malformed ones', async () => {
+      const [a, b] = [randomUUID(), randomUUID()];
+      await opened.store.applyTransition(transition(a, 1, 'queued'));
+      await opened.store.applyTransition(transition(b, 1, 'processing', { progress: 0.5 }));
+      const rows = await opened.store.getJobs([a, randomUUID(), b]);
+      expect(rows.map((r) => [r.id, r.status]).sort()).toEqual(
+        [
+          [a, 'queued'],
+          [b, 'processing'],
+        ].sort(),
+      );
+      await expect(opened.store.getJobs([])).resolves.toEqual([]);
+      await expect(opened.store.getJobs([a, 'nope'])).rejects.toThrow('jobIds[] must be a uuid');
+      await expect(opened.store.getJobs(Array.from({ length: 501 }, () => a))).rejects.toThrow(
+        'jobIds: at most 500',
+      );
+    });
+
     test('stale transitions (equal or lower seq) are ignored and report applied=false', async () => {
       const jobId = randomUUID();
       await opened.store.applyTransition(transition(jobId, 5, 'processing', { progress: 0.2 }));
