@@ -14,7 +14,11 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { INTAKE_SWEEP_WORKFLOW_ID, INTAKE_WORKFLOW_ID_PREFIX, ensureIntakeSweep } from '../src/client/intake-sweep';
+import {
+  INTAKE_SWEEP_WORKFLOW_ID,
+  INTAKE_WORKFLOW_ID_PREFIX,
+  ensureIntakeSweep,
+} from '../src/client/intake-sweep';
 import { submitJob } from '../src/client/submit';
 import { ADMISSION_WORKFLOW_ID, LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
 import { admissionConfigChangedSignal } from '../src/shared/admission-messages';

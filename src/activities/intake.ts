@@ -20,7 +20,11 @@ export function createIntakeActivities(deps: IntakeDeps) {
   return {
     async intakeBatch(limit: number): Promise<IntakeBatchResult> {
       return runIntakeBatch(deps, limit, (event, index, claimed) => {
-        Context.current().heartbeat({ claimed, done: index + 1, lastJobId: event.jobId } satisfies IntakeProgress);
+        Context.current().heartbeat({
+          claimed,
+          done: index + 1,
+          lastJobId: event.jobId,
+        } satisfies IntakeProgress);
         if (event.outcome === 'rejected') {
           activityLog.warn('intake rejected job', { jobId: event.jobId, reason: event.reason });
         } else {

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { retryJob } from '../client/retry';
 import { cancelJob, changeJobPriority } from '../client/submit';
 import { PrioritySchema, describeZodError } from '../shared/job-schema';
+import type { JobStore } from '../store/job-store';
 
 export const ACTIONS = ['cancel', 'retry', 'priority'] as const;
 export type ActionName = (typeof ACTIONS)[number];
@@ -49,7 +50,12 @@ export interface ActionOutcome {
   message: string;
 }
 
-export async function runAction(client: Client, request: ActionRequest): Promise<ActionOutcome> {
+export async function runAction(
+  client: Client,
+  request: ActionRequest,
+  /** The read model, when the page has one: a row intake refused (and an operator fixed) can be re-run. */
+  store?: Pick<JobStore, 'requeueRejectedJob'>,
+): Promise<ActionOutcome> {
   const { jobId } = request;
   const notFound: ActionOutcome = { status: 404, outcome: 'not-found', message: `job ${jobId} not found` };
   switch (request.action) {
@@ -61,19 +67,29 @@ export async function runAction(client: Client, request: ActionRequest): Promise
         : { status: 409, outcome, message: `job ${jobId} has already finished; nothing to cancel` };
     }
     case 'retry': {
-      const result = await retryJob(client, jobId);
-      if (result.kind === 'not-found') return notFound;
-      return result.kind === 'restarted'
-        ? {
+      const result = await retryJob(client, jobId, store ? { store } : {});
+      switch (result.kind) {
+        case 'not-found':
+          return notFound;
+        case 'restarted':
+          return {
             status: 200,
             outcome: 'restarted',
             message: `job ${jobId} started again (run ${result.generation + 1})`,
-          }
-        : {
+          };
+        case 'requeued':
+          return {
+            status: 200,
+            outcome: 'requeued',
+            message: `job ${jobId} queued again: intake validates it anew`,
+          };
+        case 'not-retryable':
+          return {
             status: 409,
             outcome: 'not-retryable',
             message: `job ${jobId} is ${result.status.toLowerCase()}; only failed or cancelled jobs can be re-run`,
           };
+      }
     }
     case 'priority': {
       const outcome = await changeJobPriority(client, jobId, request.priority);

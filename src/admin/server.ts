@@ -177,7 +177,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       return sendJson(res, 400, { error: err.message });
     }
     try {
-      const result = await runAction(client, request);
+      const result = await runAction(client, request, options.store);
       logger.info('admin action', {
         ...base,
         jobId: request.jobId,

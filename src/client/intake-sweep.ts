@@ -38,7 +38,9 @@ export async function ensureIntakeSweep(client: Client, opts: IntakeSweepOptions
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
-  await client.workflow.getHandle(INTAKE_SWEEP_WORKFLOW_ID).signal(intakeSweepIntervalSignal, intervalSeconds);
+  await client.workflow
+    .getHandle(INTAKE_SWEEP_WORKFLOW_ID)
+    .signal(intakeSweepIntervalSignal, intervalSeconds);
   try {
     await client.schedule.getHandle(LEGACY_INTAKE_SCHEDULE_ID).delete();
   } catch (err) {

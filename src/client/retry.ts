@@ -54,7 +54,10 @@ export async function retryJob(
       payload: previous.payload,
       ...(previous.userId ? { userId: previous.userId } : {}),
     },
-    { ...(opts.searchAttributes === undefined ? {} : { searchAttributes: opts.searchAttributes }), generation },
+    {
+      ...(opts.searchAttributes === undefined ? {} : { searchAttributes: opts.searchAttributes }),
+      generation,
+    },
   );
   return { kind: 'restarted', outcome, generation };
 }

@@ -158,7 +158,13 @@ export function estimateQueue(input: EstimateInput): QueueEstimate[] {
       const job = nextGeneral!;
       total.push(t + duration(job.renderer));
       g += 1;
-      out.push({ jobId: job.jobId, renderer: job.renderer, position: g, estimatedStartAt: t, acceptedAt: job.acceptedAt });
+      out.push({
+        jobId: job.jobId,
+        renderer: job.renderer,
+        position: g,
+        estimatedStartAt: t,
+        acceptedAt: job.acceptedAt,
+      });
     }
   }
   return out;

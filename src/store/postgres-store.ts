@@ -352,7 +352,9 @@ export class PostgresJobStore implements JobStore {
 
   async requeueRejectedJob(jobId: string): Promise<boolean> {
     requireUuid('jobId', jobId);
-    const rows = await this.run<{ requeued: boolean }>('SELECT requeue_rejected_job($1::uuid) AS requeued', [jobId]);
+    const rows = await this.run<{ requeued: boolean }>('SELECT requeue_rejected_job($1::uuid) AS requeued', [
+      jobId,
+    ]);
     return rows[0]?.requeued === true;
   }
 

@@ -156,7 +156,10 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       });
       await wakeups.start(() => intake.wake());
       await ensureIntakeSweep(connected.client, { intervalSeconds: env.INTAKE_INTERVAL_SECONDS });
-      logger.info('intake wakes on insert', { source: wakeups.source, sweepSeconds: env.INTAKE_INTERVAL_SECONDS });
+      logger.info('intake wakes on insert', {
+        source: wakeups.source,
+        sweepSeconds: env.INTAKE_INTERVAL_SECONDS,
+      });
     }
     // Started only now, so a failed start-up leaves no open server keeping the process alive.
     const metricsServer =

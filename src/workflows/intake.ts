@@ -60,7 +60,6 @@ export interface IntakeSweepInput {
 /** Sweeps a run makes before it continues as new, so its history stays small (about 8 h at 60 s). */
 export const INTAKE_SWEEPS_PER_RUN = 500;
 
-
 /**
  * The safety sweep: every worker wakes intake on insert, so this only catches what a lost
  * listener connection let through (and rows inserted while no worker ran). One long-running
