@@ -68,28 +68,26 @@ export async function runAction(
     }
     case 'retry': {
       const result = await retryJob(client, jobId, store ? { store } : {});
-      switch (result.kind) {
-        case 'not-found':
-          return notFound;
-        case 'restarted':
-          return {
-            status: 200,
-            outcome: 'restarted',
-            message: `job ${jobId} started again (run ${result.generation + 1})`,
-          };
-        case 'requeued':
-          return {
-            status: 200,
-            outcome: 'requeued',
-            message: `job ${jobId} queued again: intake validates it anew`,
-          };
-        case 'not-retryable':
-          return {
-            status: 409,
-            outcome: 'not-retryable',
-            message: `job ${jobId} is ${result.status.toLowerCase()}; only failed or cancelled jobs can be re-run`,
-          };
+      if (result.kind === 'not-found') return notFound;
+      if (result.kind === 'restarted') {
+        return {
+          status: 200,
+          outcome: 'restarted',
+          message: `job ${jobId} started again (run ${result.generation + 1})`,
+        };
       }
+      if (result.kind === 'requeued') {
+        return {
+          status: 200,
+          outcome: 'requeued',
+          message: `job ${jobId} queued again: intake validates it anew`,
+        };
+      }
+      return {
+        status: 409,
+        outcome: 'not-retryable',
+        message: `job ${jobId} is ${result.status.toLowerCase()}; only failed or cancelled jobs can be re-run`,
+      };
     }
     case 'priority': {
       const outcome = await changeJobPriority(client, jobId, request.priority);
