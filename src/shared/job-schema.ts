@@ -13,9 +13,10 @@ export const RendererSchema = z.enum(RENDERERS);
  * simple identifier, since it names the orchestrator's pipeline and a metrics label. The types
  * built into JOB_TYPE_DEFAULT_RENDERER only add a default renderer for submitters that give none.
  */
+export const JOB_TYPE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 export const JobTypeSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_]{0,62}$/, 'expected a job type name (lower-case letters, digits and _)');
+  .regex(JOB_TYPE_NAME, 'expected a job type name (lower-case letters, digits and _)');
 export const JobStatusSchema = z.enum(JOB_STATUSES);
 
 function jsonDepth(value: unknown, depth = 0): number {

@@ -26,7 +26,8 @@ test.each([
   ['a payload that is not JSON', ['--type', 'doubt', '--payload', '{question:'], /payload: not valid JSON/],
   ['a payload that is an array', ['--type', 'doubt', '--payload', '[1,2]'], /payload/],
   ['a missing type', ['--payload', '{}'], /jobType/],
-  ['an unknown job type', ['--type', 'poem', '--payload', '{}'], /jobType/],
+  ['an unknown job type without a renderer', ['--type', 'poem', '--payload', '{}'], /renderer/],
+  ['a malformed job type', ['--type', 'Poem!', '--payload', '{}'], /jobType/],
   ['an id that is not a uuid', ['--type', 'doubt', '--id', '42', '--payload', '{}'], /id/],
   ['an unknown flag', ['--type', 'doubt', '--colour', 'red', '--payload', '{}'], /colour/],
 ])('submit with %s exits 2 naming the field and starts nothing', async (_what, args, field) => {

@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { main } from '../../src/client';
 import { runIntakeOnce } from '../../src/client/intake-sweep';
 import { InvalidSubmissionError, submitJob, validateSubmission } from '../../src/client/submit';
+import { JOB_TYPE_NAME } from '../../src/shared/job-schema';
 import {
   JOB_TYPES,
   LIMITS,
@@ -223,7 +224,11 @@ const validFlags: Record<string, string> = { type: 'doubt', payload: '{"question
 /** One CLI flag broken in one way; `field` is what the error must name. */
 const invalidCliCase: fc.Arbitrary<{ argv: string[]; field: RegExp }> = fc
   .oneof(
-    fc.oneof(notOneOf(JOB_TYPES)).map((v) => ({ flags: { type: v }, field: /^jobType: / })),
+    hostileText.filter((s) => !JOB_TYPE_NAME.test(s)).map((v) => ({ flags: { type: v }, field: /^jobType: / })),
+    fc
+      .stringMatching(JOB_TYPE_NAME)
+      .filter((s) => !(JOB_TYPES as readonly string[]).includes(s))
+      .map((v) => ({ flags: { type: v }, field: /^renderer: / })),
     notOneOf(PRIORITIES).map((v) => ({ flags: { priority: v }, field: /^priority: / })),
     notOneOf(RENDERERS).map((v) => ({ flags: { renderer: v }, field: /^renderer: / })),
     hostileText.filter((s) => !UUID_RE.test(s)).map((v) => ({ flags: { id: v }, field: /^id: / })),

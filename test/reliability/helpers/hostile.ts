@@ -1,6 +1,7 @@
 /** fast-check arbitraries for hostile input: wrong types, unknown values, huge and deep payloads, odd text. */
 import fc from 'fast-check';
 import { JOB_TYPES, LIMITS, PRIORITIES, RENDERERS } from '../../../src/shared/constants';
+import { JOB_TYPE_NAME } from '../../../src/shared/job-schema';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -147,7 +148,17 @@ export const invalidSubmission: fc.Arbitrary<InvalidCase> = fc.oneof(
       wrongType,
     )
     .map((v) => withField('bad id', 'id', v)),
-  fc.oneof(notOneOf(JOB_TYPES), wrongType).map((v) => withField('unknown job type', 'jobType', v)),
+  fc
+    .oneof(
+      hostileText.filter((s) => !JOB_TYPE_NAME.test(s)),
+      wrongType,
+    )
+    .map((v) => withField('bad job type name', 'jobType', v)),
+  // A well-formed name the built-ins don't know must say which renderer runs it.
+  fc
+    .stringMatching(JOB_TYPE_NAME)
+    .filter((s) => !(JOB_TYPES as readonly string[]).includes(s))
+    .map((name) => ({ ...withField('unknown job type, no renderer', 'jobType', name), field: 'renderer' })),
   fc.constant(without('jobType')),
   fc.oneof(notOneOf(PRIORITIES), wrongType).map((v) => withField('unknown priority', 'priority', v)),
   fc.oneof(notOneOf(RENDERERS), wrongType).map((v) => withField('unknown renderer', 'renderer', v)),
