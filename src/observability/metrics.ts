@@ -199,6 +199,9 @@ export function createRenderMetrics(registry = new Registry(), sources: MetricSo
     labelNames: ['renderer'],
     registers: [registry],
   });
+  // Rare events: exported at zero from the start, so `rate()` and the dashboard have a series
+  // before the first one happens.
+  for (const renderer of RENDERERS) resumes.inc({ renderer }, 0);
 
   return {
     registry,
@@ -253,12 +256,10 @@ function sharedSampler(
 }
 
 /**
- * One query for every read-model gauge. Ages come from the database clock, so a skewed worker
- * clock cannot make jobs look old.
- */
-/**
  * The queue gauges' source: `get_queue_stats()` through the JobStore port, so they are filled
  * whichever way the worker reaches the read model (PGlite, PostgreSQL, or Supabase over REST).
+ * One query serves every read-model gauge; ages come from the database clock, so a skewed worker
+ * clock cannot make jobs look old.
  */
 export function queueStatsFromStore(store: Pick<JobStore, 'getQueueStats'>): () => Promise<QueueStatsSample> {
   return async () => {

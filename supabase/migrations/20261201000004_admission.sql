@@ -323,11 +323,13 @@ as $$
   statuses as (select unnest(array['queued', 'processing', 'retrying', 'completed', 'failed', 'cancelled']) as s),
   priorities as (select unnest(array['high', 'medium', 'low']) as p),
   renderers as (select unnest(array['manim', 'revideo', 'orchestrator']) as r),
+  -- started_at comes from a worker's clock and created_at from the database's; a worker a
+  -- little behind must not show a negative wait.
   hour as (
     select
-      avg(extract(epoch from started_at - created_at)) filter (where started_at >= now() - interval '1 hour')
+      avg(greatest(extract(epoch from started_at - created_at), 0)) filter (where started_at >= now() - interval '1 hour')
         as avg_wait,
-      avg(extract(epoch from completed_at - started_at))
+      avg(greatest(extract(epoch from completed_at - started_at), 0))
         filter (where status = 'completed' and completed_at >= now() - interval '1 hour') as avg_render,
       count(*) filter (where status = 'completed' and completed_at >= now() - interval '1 hour') as completed,
       count(*) filter (where status = 'failed' and completed_at >= now() - interval '1 hour') as failed

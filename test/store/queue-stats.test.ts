@@ -120,6 +120,15 @@ describe.each(dbTargets())('queue stats ($name)', (target) => {
     expect(stats.caps).toEqual({ totalRenders: 2, manimRenders: 1, peak: false });
   });
 
+  test("a worker clock behind the database's shows a zero wait, not a negative one (the stats still parse)", async () => {
+    const [a] = await enqueue(opened, [{ priority: 'high', secondsAgo: 0 }]);
+    const behind = new Date(Date.now() - 5_000).toISOString();
+    await opened.store.applyTransition(transition(a!, 1, 'processing', { startedAt: behind }));
+    const stats = await opened.store.getQueueStats();
+    expect(stats.lastHour.avgWaitSeconds).toBe(0);
+    expect(stats.byStatus.processing).toBe(1);
+  });
+
   test('get_queue_stats on an empty queue reports zeros and nulls', async () => {
     const stats = await opened.store.getQueueStats();
     expect(stats.byStatus.queued).toBe(0);
