@@ -224,7 +224,9 @@ const validFlags: Record<string, string> = { type: 'doubt', payload: '{"question
 /** One CLI flag broken in one way; `field` is what the error must name. */
 const invalidCliCase: fc.Arbitrary<{ argv: string[]; field: RegExp }> = fc
   .oneof(
-    hostileText.filter((s) => !JOB_TYPE_NAME.test(s)).map((v) => ({ flags: { type: v }, field: /^jobType: / })),
+    hostileText
+      .filter((s) => !JOB_TYPE_NAME.test(s))
+      .map((v) => ({ flags: { type: v }, field: /^jobType: / })),
     fc
       .stringMatching(JOB_TYPE_NAME)
       .filter((s) => !(JOB_TYPES as readonly string[]).includes(s))
