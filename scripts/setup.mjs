@@ -165,6 +165,8 @@ function chromium() {
 }
 
 npmDependencies();
+// The bundled CLI (dist/cli.js, the package's bin): rebuilt only when a source changed.
+if (await (await import('./build-cli.mjs')).buildCli()) log('bundled the CLI into dist/cli.js');
 try {
   temporalBinaries();
 } catch (err) {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /** `render-queue` CLI entry point. */
 import type { Client } from '@temporalio/client';
-import { ConfigError, loadEnv } from './config/env';
-import { connectClient } from './client/connect';
-import { COMMANDS, USAGE } from './cli/commands';
-import { EXIT, classifyError, output } from './cli/io';
+import { COMMANDS } from './cli/commands';
+import { USAGE } from './cli/usage';
 import type { JobStore } from './store/job-store';
-import { openJobStore } from './store/open-store';
+
+// Only the help text and the command table load up front: each command loads its own modules
+// (the Temporal client, zod, the database drivers) when it runs, so a submit starts quickly.
+const EXIT_BAD_INPUT = 2;
 
 export async function main(
   argv: string[],
@@ -14,24 +15,27 @@ export async function main(
 ): Promise<number> {
   const [command, ...args] = argv;
   const json = args.includes('--json');
-  const out = output(json, write);
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     write(`${USAGE}\n`);
-    return command ? EXIT.ok : EXIT.badInput;
+    return command ? 0 : EXIT_BAD_INPUT;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = COMMANDS[command];
+  if (!load) {
     process.stderr.write(`render-queue: unknown command "${command}"\n\n${USAGE}\n`);
-    return EXIT.badInput;
+    return EXIT_BAD_INPUT;
   }
   if (args.includes('--help') || args.includes('-h')) {
     write(`${USAGE}\n`);
-    return EXIT.ok;
+    return 0;
   }
+  const { classifyError, output } = await import('./cli/io');
+  const { ConfigError, loadEnv } = await import('./config/env');
+  const out = output(json, write);
   const closers: Array<() => Promise<void>> = [];
   try {
     const client = async (): Promise<Client> => {
       const env = loadEnv();
+      const { connectClient } = await import('./client/connect');
       const connected = await connectClient(env.TEMPORAL_ADDRESS, env.TEMPORAL_NAMESPACE);
       closers.push(() => connected.connection.close());
       return connected.client;
@@ -42,6 +46,7 @@ export async function main(
         // The embedded database belongs to the one process running it (the demo or a worker).
         throw new ConfigError(`DATABASE_URL or SUPABASE_URL must be set for "${command}"`);
       }
+      const { openJobStore } = await import('./store/open-store');
       const opened = await openJobStore(env);
       closers.push(() => opened.close());
       return opened.store;
@@ -50,6 +55,7 @@ export async function main(
       const env = loadEnv();
       return Boolean(env.DATABASE_URL || env.SUPABASE_URL);
     };
+    const run = await load();
     return await run({ args, out, client, store, hasStore, isTTY: Boolean(process.stdout.isTTY) });
   } catch (err) {
     const { code, message } = classifyError(err);

@@ -20,7 +20,6 @@ import type { Priority, Renderer } from '../../src/shared/constants';
 import type { RenderQueue } from '../../src/shared/constants';
 import { renderQueueFor } from '../../src/shared/constants';
 import type { Queryable } from '../../src/store/migrate';
-import { prepareOldSchema } from './old-poller';
 
 export const BULLMQ_PRIORITY: Record<Priority, number> = { high: 1, medium: 2, low: 3 };
 /** The static split of the 10-slot total (see above). */
@@ -152,7 +151,6 @@ export interface BullmqProducer {
 export async function bullmqProducer(
   options: BullmqCommon & { retryIntervalMs: number; maxAttempts: number },
 ): Promise<BullmqProducer> {
-  await prepareOldSchema(options.db); // BullMQ keeps no queue positions in the table
   const queues = {
     manim: new Queue<BullmqJobData>(queueName('manim'), {
       connection: redisOptions(options.connection),

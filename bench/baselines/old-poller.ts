@@ -42,11 +42,8 @@ export const UPDATE_QUEUE_POSITIONS = `
     from jobs where status = 'queued'
   ), caps as (select * from queue_caps_in_force())
   update jobs j set queue_position = r.pos,
-    estimated_wait_seconds = (floor((r.pos - 1)::numeric / caps.total_cap) * 60)::int
+    estimated_start_at = now() + make_interval(mins => floor((r.pos - 1)::numeric / caps.total_cap)::int)
   from ranked r, caps where j.id = r.id`;
-
-/** This project's incremental position triggers: the old system had none of them. */
-const NEW_QUEUE_TRIGGERS = ['jobs_queue_lock', 'jobs_queue_mark_changed', 'jobs_queue_refresh'];
 
 interface ConfigRow {
   max_concurrent_renders: number | string;
@@ -78,11 +75,6 @@ export interface OldPoller {
   inFlight(): number;
 }
 
-/** Makes a database created by this project's migrations look like the old one: no incremental position triggers. */
-export async function prepareOldSchema(db: Queryable): Promise<void> {
-  for (const trigger of NEW_QUEUE_TRIGGERS) await db.query(`alter table jobs disable trigger ${trigger}`);
-}
-
 export async function startOldPoller(options: OldPollerOptions): Promise<OldPoller> {
   const { db } = options;
   const now = options.now ?? (() => new Date());
@@ -92,8 +84,6 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
   let ticking: Promise<void> = Promise.resolve();
   let stopped = false;
   let paused = options.paused ?? false;
-
-  await prepareOldSchema(db);
 
   async function readPolicy() {
     const { rows } = await db.query<ConfigRow>('select * from job_queue_config where id = 1');

@@ -16,8 +16,8 @@ export interface WorkerProcess {
   pid: number;
   /** Resolves when a stdout JSON line has this `msg`; rejects on exit or after timeoutMs. */
   ready: Promise<void>;
-  /** Peak RSS (VmHWM) in MB and user+system CPU seconds so far; null once the process is gone. */
-  usage(): { peakRssMb: number; cpuSeconds: number } | null;
+  /** Peak RSS (VmHWM) and RSS now in MB, user+system CPU seconds so far; null once the process is gone. */
+  usage(): { peakRssMb: number; rssMb: number; cpuSeconds: number } | null;
   kill9(): void;
   /** SIGTERM, then SIGKILL after graceMs; resolves on exit. */
   stop(graceMs?: number): Promise<void>;
@@ -81,15 +81,20 @@ export function startWorkerProcess(
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-export function procUsage(pid: number): { peakRssMb: number; cpuSeconds: number } | null {
+export function procUsage(pid: number): { peakRssMb: number; rssMb: number; cpuSeconds: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    const rss = /VmRSS:\s+(\d+) kB/.exec(status);
     // Fields after the command name (which may hold spaces): utime and stime are 14 and 15.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const cpu = (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-    return { peakRssMb: hwm ? Number(hwm[1]) / 1024 : NaN, cpuSeconds: cpu };
+    return {
+      peakRssMb: hwm ? Number(hwm[1]) / 1024 : NaN,
+      rssMb: rss ? Number(rss[1]) / 1024 : NaN,
+      cpuSeconds: cpu,
+    };
   } catch {
     return null;
   }

@@ -15,6 +15,8 @@ export interface Sizes {
   /** false: crash figures come from each system's rule (smoke: a kill costs 20-60 s per system). */
   crashMeasured: boolean;
   resourcesJobs: number;
+  /** This project only: jobs held in flight for the footprint's upper point (flat from resourcesJobs to this). */
+  footprintMaxJobs: number;
 }
 
 export const SIZES: Record<Size, Sizes> = {
@@ -27,6 +29,7 @@ export const SIZES: Record<Size, Sizes> = {
     throughputJobs: 30,
     crashMeasured: false,
     resourcesJobs: 30,
+    footprintMaxJobs: 60,
   },
   quick: {
     latencyJobs: 40,
@@ -37,6 +40,7 @@ export const SIZES: Record<Size, Sizes> = {
     throughputJobs: 120,
     crashMeasured: true,
     resourcesJobs: 120,
+    footprintMaxJobs: 600,
   },
   full: {
     latencyJobs: 250,
@@ -47,6 +51,7 @@ export const SIZES: Record<Size, Sizes> = {
     throughputJobs: 2000,
     crashMeasured: true,
     resourcesJobs: 1000,
+    footprintMaxJobs: 5000,
   },
 };
 

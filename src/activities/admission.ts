@@ -20,10 +20,11 @@ import { estimateAdmissionQueue } from '../shared/admission-estimate';
 import {
   admissionRestartedSignal,
   admissionSnapshotQuery,
+  permitGrantedSignal,
   permitReleaseSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
-import type { PermitRelease, Reprioritize } from '../shared/admission-messages';
+import type { PermitGrant, PermitRelease, Reprioritize } from '../shared/admission-messages';
 import {
   TERMINAL_STATUSES,
   WORKFLOW_TYPE,
@@ -37,16 +38,23 @@ import type { JobStore } from '../store/job-store';
 import type { RendererAdapter } from '../renderers/http-client';
 import type { RenderJobInput } from '../shared/job-schema';
 import type { RenderProgress } from '../shared/messages';
+import { READ_MODEL_SEQ, generationOfSeq, generationSeqBase } from '../shared/read-model-seq';
 import { withTimeout } from '../util/with-timeout';
 
-const SEQ_PER_GENERATION = 1_000_000;
 const QUERY_TIMEOUT_MS = 10_000;
+/** Grants signalled at once by one delivery. */
+const GRANT_CONCURRENCY = 16;
+
+export interface GrantDelivery {
+  /** Grants whose job workflow no longer runs. */
+  undelivered: Array<{ jobId: string; attempt: number; error: string }>;
+}
 
 export interface PermitActivityDeps {
   client: Client;
 }
 
-/** Local activities of job workflows: a request or release is one signal, no task queue hop. */
+/** Local activities of job workflows and of admission: a request, release or grant is one signal, no task queue hop. */
 export function createPermitActivities({ client }: PermitActivityDeps) {
   return {
     async requestPermit(request: PermitRequest): Promise<void> {
@@ -59,6 +67,35 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
       await client.withAbortSignal(Context.current().cancellationSignal, () =>
         client.workflow.getHandle(ADMISSION_WORKFLOW_ID).signal(reprioritizeSignal, change),
       );
+    },
+
+    /**
+     * Admission's grants, as one local activity of its workflow task: one signal per job, sent
+     * from here instead of as commands, so a grant costs admission's history one marker per batch
+     * instead of two events per job (and no workflow task of its own when it lands). A job whose
+     * workflow has closed is reported back: its permit is reclaimed.
+     */
+    async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
+      const signal = Context.current().cancellationSignal;
+      const undelivered: GrantDelivery['undelivered'] = [];
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < grants.length; i = next++) {
+          const { jobId, ...grant } = grants[i]!;
+          try {
+            await client.withAbortSignal(signal, () =>
+              client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
+            );
+          } catch (err) {
+            // Anything but "no such workflow" is Temporal being unreachable: retry the batch
+            // (a repeated grant is ignored by its job).
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+            undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(GRANT_CONCURRENCY, grants.length) }, worker));
+      return { undelivered };
     },
 
     // Also a signal-with-start: if admission was terminated, the next release brings it back (and
@@ -194,10 +231,9 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
   async function recordAbnormalEnd(jobId: string, workflowId: string, reason: string): Promise<void> {
     const row = await store.getJob(jobId);
     if (!row || TERMINAL_STATUSES.includes(row.status)) return;
-    const generation = Math.floor(row.syncSeq / SEQ_PER_GENERATION);
     await store.applyTransition({
       jobId,
-      seq: generation * SEQ_PER_GENERATION + SEQ_PER_GENERATION - 1,
+      seq: generationSeqBase(generationOfSeq(row.syncSeq)) + READ_MODEL_SEQ.closedByAdmission,
       status: 'failed',
       workflowId,
       attempt: row.startedAt ? row.retryCount + 1 : 0,

@@ -7,11 +7,28 @@ import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
 import { READ_MODEL_REJECTED } from '../shared/errors';
 import { JobTransitionSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
+import type { Logger } from '@temporalio/common';
 import type { JobStore } from '../store/job-store';
 import { JobStoreConstraintError } from '../store/job-store';
 
 export interface ReadModelDeps {
   store: JobStore;
+}
+
+/** The one log line of a read-model write, whoever writes it (workflow, render activity, enterQueue). */
+export function logTransition(
+  log: Pick<Logger, 'info'>,
+  transition: Pick<JobTransition, 'jobId' | 'workflowId' | 'status' | 'attempt' | 'seq'>,
+  applied: boolean,
+): void {
+  log.info('job transition', {
+    jobId: transition.jobId,
+    workflowId: transition.workflowId,
+    status: transition.status,
+    attempt: transition.attempt,
+    seq: transition.seq,
+    applied,
+  });
 }
 
 export function createReadModelActivities({ store }: ReadModelDeps) {
@@ -27,14 +44,7 @@ export function createReadModelActivities({ store }: ReadModelDeps) {
       }
       try {
         const outcome = await store.applyTransition(parsed.data);
-        activityLog.info('job transition', {
-          jobId: transition.jobId,
-          workflowId: transition.workflowId,
-          status: transition.status,
-          attempt: transition.attempt,
-          seq: transition.seq,
-          applied: outcome.applied,
-        });
+        logTransition(activityLog, transition, outcome.applied);
         return outcome;
       } catch (err) {
         if (err instanceof JobStoreConstraintError) {

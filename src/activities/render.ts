@@ -25,7 +25,9 @@ import {
   CancelRenderInputSchema,
   RenderActivityInputSchema,
   RenderHeartbeatDetailsSchema,
+  StopRenderInputSchema,
   type CancelRenderInput,
+  type StopRenderInput,
   type RenderActivityInput,
   type RenderHeartbeatDetails,
   type RenderOutcome,
@@ -33,8 +35,12 @@ import {
   type RenderStatus,
 } from '../renderers/contract';
 import type { RendererAdapter } from '../renderers/http-client';
+import type { PermitRelease } from '../shared/admission-messages';
+import type { JobStore } from '../store/job-store';
+import { AttemptRows, RowWriter } from './row-writer';
 
 export type {
+  StopRenderInput,
   CancelRenderInput,
   RenderActivityInput,
   RenderHeartbeatDetails,
@@ -60,12 +66,24 @@ export interface RenderActivityDeps {
   pollErrorToleranceMs?: number;
   /** How often a running render heartbeats; defaults to LIMITS.renderHeartbeatEveryMs. */
   heartbeatEveryMs?: number;
+  /** Where the attempt's own rows go when the workflow leaves them to the activity (`readModel`). */
+  store?: Pick<JobStore, 'applyTransition'>;
+  /** Gives a finished render's permit back (`releasesPermit`), so the next job starts at once. */
+  releasePermit?: (release: PermitRelease) => Promise<void>;
+  /** The last heartbeat details of a workflow's pending render activities (for stopRender). */
+  pendingRenders?: (workflowId: string) => Promise<unknown[]>;
 }
 
 export interface RenderActivities {
   render(input: RenderActivityInput): Promise<RenderOutcome>;
   /** Tells a renderer to stop a render whose activity could not (its worker was gone). */
   cancelRender(input: CancelRenderInput): Promise<{ acknowledged: boolean }>;
+  /**
+   * Stops the render of a workflow's running attempt, found by its activity's last heartbeat:
+   * run by the workflow before it cancels the attempt, so the renderer is told even when no
+   * worker runs the activity at that moment.
+   */
+  stopRender(input: StopRenderInput): Promise<{ renderId: string | null; acknowledged: boolean }>;
 }
 
 /** Failures the renderer reported about the render itself: nothing is left running there. */
@@ -79,6 +97,7 @@ const RENDERER_ENDED = new Set<string>([
 const CLASSIFIED_FAILURES = new Set([...NON_RETRYABLE_RENDER_ERRORS, ...ATTEMPT_FAILURE_RENDER_ERRORS]);
 
 const DEFAULT_PROGRESS_REPORT_TIMEOUT_MS = 5_000;
+const PERMIT_RELEASE_TIMEOUT_MS = 5_000;
 
 interface Run {
   ctx: Context;
@@ -91,6 +110,8 @@ interface Run {
   log: Logger;
   fields: Record<string, unknown>;
   progress: ProgressReporter;
+  /** Set when the workflow leaves this attempt's rows to the activity. */
+  rows: AttemptRows | undefined;
   heartbeat: Heartbeat;
 }
 
@@ -107,6 +128,10 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     const fields: Record<string, unknown> = { jobId: input.jobId, renderer: input.renderer, attempt };
     if (!legacy && ctx.info.attempt > 1) fields.resumedBy = ctx.info.attempt;
     const reporter = new ProgressReporter(deps, workflowIdOf(ctx, input), attempt, log, fields);
+    const writer =
+      input.readModel && deps.store
+        ? new RowWriter({ store: deps.store, log, fields, job: input.readModel.job })
+        : undefined;
     const run: Run = {
       ctx,
       input,
@@ -116,6 +141,10 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       log,
       fields,
       progress: reporter,
+      rows:
+        writer && input.readModel
+          ? new AttemptRows(writer, input.jobId, attempt, input.readModel)
+          : undefined,
       heartbeat: new Heartbeat(ctx, deps.heartbeatEveryMs ?? LIMITS.renderHeartbeatEveryMs),
     };
 
@@ -125,9 +154,13 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     try {
       const resumed = await resume(run);
       renderId = resumed?.renderId ?? (await submit(run));
-      // Before any progress report, so the workflow sees them in order.
-      await (legacy ? startReported : reporter.submitted(renderId));
-      return await poll(run, renderId, resumed?.status);
+      run.rows?.processing();
+      // Workflows that leave the rows to the activity find the render's id in its heartbeat
+      // details when they need it (see stopRender); older ones are told, before any progress.
+      if (legacy) await startReported;
+      else if (!input.readModel) await reporter.submitted(renderId);
+      const outcome = await poll(run, renderId, resumed?.status);
+      return await finish(run, outcome);
     } catch (error) {
       if (ctx.cancellationSignal.aborted) throw await onCancelled(run, renderId, error);
       if (legacy) throw error;
@@ -136,7 +169,36 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       throw failure;
     } finally {
       run.heartbeat.stop();
+      writer?.stop();
     }
+  }
+
+  /** The video is there: its row and the permit go first, so the next job starts at once. */
+  async function finish(run: Run, outcome: RenderOutcome): Promise<RenderOutcome> {
+    const recorded = run.rows ? await run.rows.completed(outcome.videoUrl) : undefined;
+    let released: boolean | undefined;
+    if (run.input.releasesPermit && deps.releasePermit) {
+      try {
+        await withTimeout(
+          deps.releasePermit({ jobId: run.input.jobId, attempt: run.attempt, outcome: 'completed' }),
+          PERMIT_RELEASE_TIMEOUT_MS,
+          `permit release timed out after ${PERMIT_RELEASE_TIMEOUT_MS} ms`,
+        );
+        released = true;
+      } catch (error) {
+        // The workflow gives it back instead.
+        run.log.warn('could not give the permit back; the workflow will', {
+          ...run.fields,
+          error: message(error),
+        });
+        released = false;
+      }
+    }
+    return {
+      ...outcome,
+      ...(recorded === undefined ? {} : { recorded }),
+      ...(released === undefined ? {} : { released }),
+    };
   }
 
   async function cancelRender(rawInput: CancelRenderInput): Promise<{ acknowledged: boolean }> {
@@ -155,6 +217,37 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       rendererAcknowledged: acknowledged,
     });
     return { acknowledged };
+  }
+
+  async function stopRender(
+    rawInput: StopRenderInput,
+  ): Promise<{ renderId: string | null; acknowledged: boolean }> {
+    const parsed = StopRenderInputSchema.safeParse(rawInput);
+    if (!parsed.success) {
+      throw ApplicationFailure.nonRetryable(
+        `stop input is invalid: ${describeZodError(parsed.error)}`,
+        RENDER_ERROR.invalidPayload,
+      );
+    }
+    const { renderer, workflowId, attempt } = parsed.data;
+    if (!deps.pendingRenders) return { renderId: null, acknowledged: false };
+    const log = deps.logger ?? Context.current().log;
+    for (const raw of await deps.pendingRenders(workflowId)) {
+      const details = RenderHeartbeatDetailsSchema.safeParse(raw);
+      if (!details.success || details.data.attempt !== attempt) continue;
+      const { renderId } = details.data;
+      const acknowledged = await deps.renderers[renderer].cancel(renderId);
+      log.info('render stopped by the workflow', {
+        renderer,
+        renderId,
+        attempt,
+        rendererAcknowledged: acknowledged,
+      });
+      return { renderId, acknowledged };
+    }
+    // Not submitted yet (or its first heartbeat has not reached the server): the activity itself
+    // tells the renderer when it is cancelled.
+    return { renderId: null, acknowledged: false };
   }
 
   /**
@@ -217,9 +310,9 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     const tolerance = deps.pollErrorToleranceMs ?? LIMITS.renderPollErrorToleranceMs;
     let lastAnswerAt = Date.now();
     let status = first;
-    // Short renders are noticed fast, long ones cost one request per interval: start at 1/8 of the
-    // interval and double up to it.
-    let delay = Math.max(1, Math.round(pollIntervalMs / 8));
+    // Short renders are noticed fast, long ones cost one request per interval: ask at once (a
+    // renderer may answer from its cache), then after 1/8 of the interval, doubling up to it.
+    let delay = 0;
     for (;;) {
       if (status) {
         const progress = status.progress ?? null;
@@ -229,12 +322,13 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
           progress,
           attempt: run.attempt,
         });
-        await run.progress.update(progress);
+        if (run.rows) run.rows.progress(progress);
+        else await run.progress.update(progress);
         if (status.status === 'completed') return completed(run, renderId, status);
         if (status.status === 'failed') throw renderFailed(run, renderId, status);
       }
-      await run.ctx.sleep(delay);
-      delay = Math.min(delay * 2, pollIntervalMs);
+      if (delay > 0) await run.ctx.sleep(delay);
+      delay = delay === 0 ? Math.max(1, Math.round(pollIntervalMs / 8)) : Math.min(delay * 2, pollIntervalMs);
       try {
         status = await run.renderer.status(renderId, run.ctx.cancellationSignal);
         lastAnswerAt = Date.now();
@@ -253,7 +347,7 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     }
   }
 
-  return { render, cancelRender };
+  return { render, cancelRender, stopRender };
 }
 
 function parseInput(rawInput: unknown): RenderActivityInput {
@@ -349,7 +443,8 @@ async function abandon(run: Run, renderId: string, failure: ApplicationFailure):
  */
 async function onCancelled(run: Run, renderId: string | undefined, error: unknown): Promise<unknown> {
   const details = run.ctx.cancellationDetails;
-  const requested = details ? details.cancelRequested : true;
+  // A workflow that no longer exists (terminated) wants its render stopped as much as one that asked.
+  const requested = details ? details.cancelRequested || details.notFound : true;
   let rendererTold = false;
   if (requested && renderId) {
     rendererTold = await run.renderer.cancel(renderId);

@@ -1,8 +1,5 @@
 /** CLI plumbing: exit codes, output in text or JSON, and errors as one clear line. */
 import { ZodError } from 'zod';
-import { ConfigError } from '../config/env';
-import { InvalidSubmissionError } from '../client/submit';
-import { UnreachableError } from '../client/connect';
 import { redact } from '../observability/logger';
 
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
@@ -31,12 +28,24 @@ export function classifyError(err: unknown): { code: number; message: string } {
   return { code, message: printable(message) };
 }
 
+/**
+ * By class name, not instanceof: the CLI loads each command's modules on demand, and a loader
+ * that evaluates a module twice (tsx mixes require and import) would make two classes of one error.
+ */
+const BAD_INPUT_ERRORS: ReadonlySet<string> = new Set<string>([
+  'UsageError',
+  'InvalidSubmissionError',
+  'ConfigError',
+  'ZodError',
+]);
+
 function classify(err: unknown): { code: number; message: string } {
-  if (err instanceof UsageError || err instanceof InvalidSubmissionError || err instanceof ConfigError) {
+  if (err instanceof Error && (BAD_INPUT_ERRORS.has(err.name) || err instanceof ZodError)) {
     return { code: EXIT.badInput, message: redact(err.message) };
   }
-  if (err instanceof ZodError) return { code: EXIT.badInput, message: redact(err.message) };
-  if (err instanceof UnreachableError) return { code: EXIT.failure, message: redact(err.message) };
+  if (err instanceof Error && err.name === 'UnreachableError') {
+    return { code: EXIT.failure, message: redact(err.message) };
+  }
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return { code: EXIT.failure, message: redact(message ?? 'unknown error') };
 }

@@ -3,7 +3,7 @@ import { retryJob } from '../client/retry';
 import { getJobAdmission } from '../client/admission';
 import { cancelJob, changeJobPriority, getJobStatus, submitJob, validateSubmission } from '../client/submit';
 import { untilTime } from './table';
-import { EXIT } from './io';
+import { EXIT, UsageError } from './io';
 import type { CommandContext } from './context';
 import { jobIdArg, parseFlags, parsePayload, stringFlag } from './parse';
 
@@ -15,7 +15,19 @@ export async function submitCommand(ctx: CommandContext): Promise<number> {
     payload: { type: 'string' },
     id: { type: 'string' },
     user: { type: 'string' },
+    file: { type: 'string' },
   });
+  const file = stringFlag(values, 'file');
+  if (file !== undefined) {
+    const single = ['type', 'priority', 'renderer', 'payload', 'id', 'user'].filter(
+      (f) => values[f] !== undefined,
+    );
+    if (single.length > 0) {
+      throw new UsageError(`--file: give each job's fields in the file, not --${single.join(', --')}`);
+    }
+    const { submitFileCommand } = await import('./submit-file');
+    return submitFileCommand(ctx, file);
+  }
   const optional = (key: string, name: string) => {
     const value = stringFlag(values, name);
     return value === undefined ? {} : { [key]: value };

@@ -1,6 +1,6 @@
 /** Connections to Temporal with a bounded wait and one clear line when the server is not there. */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import { withTimeout } from '../util/with-timeout';
 
 export class UnreachableError extends Error {
@@ -18,11 +18,13 @@ export async function connectClient(address: string, namespace: string, timeoutM
   }
 }
 
+/** The worker's connection; its module (the Rust core) loads here, so the CLI never loads it. */
 export async function connectWorker(
   address: string,
   timeoutMs = CONNECT_TIMEOUT_MS,
 ): Promise<NativeConnection> {
   try {
+    const { NativeConnection } = await import('@temporalio/worker');
     return await withTimeout(
       NativeConnection.connect({ address }),
       timeoutMs,

@@ -28,8 +28,8 @@ export async function ensureIntakeSweep(client: Client, opts: IntakeSweepOptions
   try {
     await client.workflow.start<typeof intakeSweep>('intakeSweep', {
       workflowId: INTAKE_SWEEP_WORKFLOW_ID,
-      // The high-priority workflow queue: intake must not wait behind a backlog of low jobs.
-      taskQueue: WORKFLOW_TASK_QUEUE.high,
+      // High priority: intake must not wait behind a backlog of low jobs.
+      taskQueue: WORKFLOW_TASK_QUEUE,
       priority: { priorityKey: PRIORITY_KEY.high },
       args: [{ version: 1, intervalSeconds }],
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -52,7 +52,7 @@ export async function ensureIntakeSweep(client: Client, opts: IntakeSweepOptions
 /** Runs intake once now and waits for it (the CLI's `render-queue intake --once`). */
 export async function runIntakeOnce(client: Client): Promise<IntakeRunResult> {
   return client.workflow.execute<typeof intakeJobs>('intakeJobs', {
-    taskQueue: WORKFLOW_TASK_QUEUE.high,
+    taskQueue: WORKFLOW_TASK_QUEUE,
     workflowId: `${INTAKE_WORKFLOW_ID_PREFIX}manual-${randomUUID()}`,
     args: [],
     workflowRunTimeout: '5m',

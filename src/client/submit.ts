@@ -14,10 +14,10 @@ import {
 } from '../shared/job-schema';
 import type { RenderJobInput } from '../shared/job-schema';
 import { changePrioritySignal, jobStateQuery } from '../shared/messages';
+import { RenderHeartbeatDetailsSchema } from '../renderers/contract';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobState } from '../shared/messages';
 import { withTimeout } from '../util/with-timeout';
-import { requestAdmission } from './admission';
 
 /** Bad input from a submitter: the message names the field. Nothing was started. */
 export class InvalidSubmissionError extends Error {
@@ -58,7 +58,7 @@ export async function submitJob(
   const workflowId = renderJobWorkflowId(input.jobId);
   const options = {
     workflowId,
-    taskQueue: WORKFLOW_TASK_QUEUE[input.priority],
+    taskQueue: WORKFLOW_TASK_QUEUE,
     args: [input] as [RenderJobInput],
     // Native priority orders this job's workflow and render tasks on the server; activities inherit it.
     priority: { priorityKey: PRIORITY_KEY[input.priority] },
@@ -90,15 +90,7 @@ export async function submitJob(
     }
     throw err;
   }
-  // The submission joins the queue now, in the order submissions are made: a sequential
-  // submitter's jobs are served in its order. The job asks again itself (idempotent), so a
-  // failure here only delays its place by its first workflow task.
-  await requestAdmission(client, {
-    jobId: input.jobId,
-    renderer: input.renderer,
-    priority: input.priority,
-    attempt: 1,
-  }).catch(() => undefined);
+  // The job joins admission's queue in its first workflow task, in the place its start gives it.
   return { jobId: input.jobId, workflowId, started: true, input };
 }
 
@@ -135,7 +127,32 @@ export async function getJobStatus(
   } catch {
     state = null; // no worker answering right now: the read model still has the last state
   }
+  if (state?.status === 'processing') {
+    const progress = renderProgressOf(client, description, state.attempt);
+    if (progress !== undefined) state = { ...state, progress };
+  }
   return { jobId, workflowId, execution: description.status.name, state };
+}
+
+/**
+ * A running attempt's progress lives in its render activity's heartbeat, not in the workflow
+ * (progress events would cost the workflow a task each), so the server's description has it.
+ */
+function renderProgressOf(
+  client: Client,
+  description: WorkflowExecutionDescription,
+  attempt: number,
+): number | null | undefined {
+  for (const activity of description.raw.pendingActivities ?? []) {
+    if (activity.activityType?.name !== 'render') continue;
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const details = RenderHeartbeatDetailsSchema.safeParse(
+      client.options.loadedDataConverter.payloadConverter.fromPayload(payload),
+    );
+    if (details.success && details.data.attempt === attempt) return details.data.progress;
+  }
+  return undefined;
 }
 
 /**

@@ -5,7 +5,13 @@
  * retryably rather than surface as `undefined` deep in the activity.
  */
 import { z } from 'zod';
-import { JobTypeSchema, PayloadSchema, RendererSchema } from '../shared/job-schema';
+import {
+  JobRowFieldsSchema,
+  JobTypeSchema,
+  PayloadSchema,
+  PrioritySchema,
+  RendererSchema,
+} from '../shared/job-schema';
 
 /** `POST /render` body. `pipeline` is set only by the orchestrator adapter (see adapters.ts). */
 export const RenderRequestSchema = z
@@ -82,6 +88,28 @@ export const RenderActivityInputSchema = z
     deadline: z.iso.datetime().optional(),
     /** When admission accepted the job: the first attempt's wait in the queue is measured from it. */
     acceptedAt: z.iso.datetime().optional(),
+    /**
+     * Set by workflows that leave the attempt's own rows to the activity: it writes `processing`,
+     * progress and `completed` itself (see read-model-seq.ts for the seq range it writes in).
+     */
+    readModel: z
+      .object({
+        /** The first seq of this attempt's range. */
+        seqBase: z.number().int().min(0),
+        workflowId: z.string().min(1),
+        /** When the job's first attempt started (workflow time). */
+        startedAt: z.iso.datetime(),
+        acceptedAt: z.iso.datetime().nullable(),
+        priority: PrioritySchema.optional(),
+        /** The last attempt's error, shown until this attempt ends. */
+        error: z.string().nullable(),
+        /** Until the workflow knows the row exists: what creating it takes. */
+        job: JobRowFieldsSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    /** The activity gives the permit back as soon as the render is over (a success). */
+    releasesPermit: z.boolean().optional(),
   })
   .strict();
 export type RenderActivityInput = z.infer<typeof RenderActivityInputSchema>;
@@ -91,6 +119,10 @@ export interface RenderOutcome {
   renderId: string;
   /** The Temporal attempt that produced the video (1-based). */
   attempt: number;
+  /** The `completed` row was written by the activity (only with `readModel`). */
+  recorded?: boolean;
+  /** The permit was given back by the activity (only with `releasesPermit`). */
+  released?: boolean;
 }
 
 /** Sent to the workflow (through `reportProgress`): the render's id once submitted, then progress. */
@@ -107,6 +139,16 @@ export const CancelRenderInputSchema = z
   .object({ renderer: RendererSchema, renderId: z.string().min(1).max(200) })
   .strict();
 export type CancelRenderInput = z.infer<typeof CancelRenderInputSchema>;
+
+/** What the workflow asks a render worker to stop its running attempt's render. */
+export const StopRenderInputSchema = z
+  .object({
+    renderer: RendererSchema,
+    workflowId: z.string().min(1),
+    attempt: z.number().int().min(1),
+  })
+  .strict();
+export type StopRenderInput = z.infer<typeof StopRenderInputSchema>;
 
 /**
  * Heartbeat details: a retry reads them to resume polling the same render instead of starting a

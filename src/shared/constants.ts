@@ -34,8 +34,19 @@ export const JOB_STATUSES = ['queued', 'processing', 'retrying', 'completed', 'f
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** Workflow task queues, one per priority, so a backlog of low jobs never delays a high one. */
-export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
+/**
+ * The one workflow task queue: job workflows, admission and the intake sweep. Temporal's priority
+ * key orders its tasks (admission and high jobs first), so a backlog of low jobs never delays a
+ * high one, and one Worker serves it: a Worker that runs workflows is a V8 isolate of its own
+ * (~50 MB), and one per priority would cost a worker process more than its whole workload.
+ */
+export const WORKFLOW_TASK_QUEUE = 'render-workflows';
+
+/**
+ * The per-priority queues job workflows ran on before; a worker serves one while workflows started
+ * there still run (see create-workers.ts), so an upgrade strands none.
+ */
+export const LEGACY_WORKFLOW_TASK_QUEUES: Record<Priority, string> = {
   high: 'render-jobs-high',
   medium: 'render-jobs-medium',
   low: 'render-jobs-low',
@@ -63,11 +74,10 @@ export const WORKFLOW_TYPE = {
 
 /**
  * The one admission authority of a namespace: a long-running workflow with a well-known id that
- * owns the queue order and the fleet-wide caps. Its own task queue keeps its workflow tasks from
- * waiting behind a backlog of job workflow tasks: every start of a render goes through it.
+ * owns the queue order and the fleet-wide caps. It runs on the workflow queue with the highest
+ * priority key, so its tasks go ahead of any backlog of job workflow tasks.
  */
 export const ADMISSION_WORKFLOW_ID = 'render-queue-admission';
-export const ADMISSION_TASK_QUEUE = 'render-admission';
 
 export const WORKFLOW_ID_PREFIX = 'render-job-';
 
@@ -129,6 +139,18 @@ export const LIMITS = {
   intakeBatchSize: 50,
   /** Sync retries forever at short intervals, bounded by this: an outage delays the read model only. */
   syncScheduleToCloseHours: 6,
+} as const;
+
+/** What one worker process keeps in memory. */
+export const WORKER_LIMITS = {
+  /**
+   * Workflows kept in the workflow Worker's cache. A waiting job sits in it until its grant; one
+   * evicted costs a replay of its short history when the grant comes. This bounds memory at any
+   * backlog (the SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
+   */
+  cachedWorkflows: 250,
+  /** A queue of an earlier version only drains: a small cache will do. */
+  legacyCachedWorkflows: 20,
 } as const;
 
 /** The admission workflow's own rhythm; tests shorten some of them through its input. */

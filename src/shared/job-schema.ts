@@ -149,6 +149,18 @@ export function toRenderJobInput(
   };
 }
 
+/** What creating a job's row takes, when a write finds none (nobody inserted it). */
+export const JobRowFieldsSchema = z.object({
+  jobType: JobTypeSchema,
+  priority: PrioritySchema,
+  renderer: RendererSchema,
+  payload: z.record(z.string(), z.unknown()),
+  userId: z.uuid().optional(),
+  /** When the job was submitted (the workflow's start), so rows sort by submission. */
+  submittedAt: z.iso.datetime().optional(),
+});
+export type JobRowFields = z.infer<typeof JobRowFieldsSchema>;
+
 /**
  * One write of the read model. `seq` orders writes of one job: the database applies a write
  * only if its seq is newer than the stored one, so a late retry never moves a job backwards.
@@ -172,17 +184,7 @@ export const JobTransitionSchema = z
     /** Set when an operator moved the job to another priority. */
     priority: PrioritySchema.optional(),
     /** Present until the first write succeeds, so the row can be created if nobody inserted it. */
-    job: z
-      .object({
-        jobType: JobTypeSchema,
-        priority: PrioritySchema,
-        renderer: RendererSchema,
-        payload: z.record(z.string(), z.unknown()),
-        userId: z.uuid().optional(),
-        /** When the job was submitted (the workflow's start), so rows sort by submission. */
-        submittedAt: z.iso.datetime().optional(),
-      })
-      .optional(),
+    job: JobRowFieldsSchema.optional(),
   })
   .strict();
 export type JobTransition = z.infer<typeof JobTransitionSchema>;

@@ -16,13 +16,15 @@ export interface Queryable {
 }
 
 /**
- * supabase/migrations at the project root, found from both the sources (src/store) and the
- * build output (dist/src/store).
+ * supabase/migrations at the project root, found from the sources (src/store), the build output
+ * (dist/src/store) and the CLI bundle (dist/cli.js).
  */
 export const MIGRATIONS_DIR = findMigrationsDir();
 
 function findMigrationsDir(): string {
-  const candidates = ['../..', '../../..'].map((up) => path.resolve(__dirname, up, 'supabase/migrations'));
+  const candidates = ['../..', '../../..', '..'].map((up) =>
+    path.resolve(__dirname, up, 'supabase/migrations'),
+  );
   return candidates.find((dir) => existsSync(dir)) ?? candidates[0]!;
 }
 

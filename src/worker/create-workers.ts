@@ -2,12 +2,14 @@
  * Builds every Temporal Worker of one worker process. Shared by `src/worker.ts` (production),
  * the demo and the tests, so tests exercise the same wiring that ships.
  */
+import { withTimeout } from '../util/with-timeout';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { Duration } from '@temporalio/common';
+import type { Duration, Logger } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
 import { createAdmissionActivities, createPermitActivities } from '../activities/admission';
+import { createEnterQueueActivities } from '../activities/enter-queue';
 import { createIntakeActivities } from '../activities/intake';
 import { createReadModelActivities } from '../activities/read-model';
 import { createRenderActivities } from '../activities/render';
@@ -16,14 +18,14 @@ import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import { RENDER_WORKER_POLLERS, renderWorkerTuner } from '../capacity/capacity-limiter';
 import { ensureAdmission } from '../client/admission';
 import {
-  ADMISSION_TASK_QUEUE,
+  LEGACY_WORKFLOW_TASK_QUEUES,
   LIMITS,
-  PRIORITIES,
   RENDER_TASK_QUEUE,
   SYNC_TASK_QUEUE,
+  WORKER_LIMITS,
   WORKFLOW_TASK_QUEUE,
 } from '../shared/constants';
-import type { Priority, RenderQueue } from '../shared/constants';
+import type { RenderQueue } from '../shared/constants';
 import { renderProgressSignal } from '../shared/messages';
 import type { JobStore } from '../store/job-store';
 import type { createRenderers } from '../renderers/adapters';
@@ -39,7 +41,9 @@ export interface WorkerSetOptions {
   limiter: CapacityLimiter;
   workflowBundle?: WorkflowBundleOption;
   /** Which parts this process runs; all by default. */
-  roles?: { workflows?: Priority[]; renderQueues?: RenderQueue[]; sync?: boolean; admission?: boolean };
+  roles?: { workflows?: boolean; renderQueues?: RenderQueue[]; sync?: boolean };
+  /** Start-up notes (a legacy queue being served). */
+  logger?: Pick<Logger, 'info'>;
   /** Options the admission workflow starts with, if this process is the one that starts it (tests). */
   admissionOptions?: AdmissionOptions;
   shutdownGraceTime?: Duration;
@@ -68,6 +72,45 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
   return cachedBundle;
 }
 
+/**
+ * The per-priority workflow queues of an earlier version that still have running workflows: a
+ * worker started during an upgrade serves them until it restarts after they drained. Without
+ * visibility (the time-skipping test server) nothing can have been started there.
+ */
+const VISIBILITY_TIMEOUT_MS = 5_000;
+
+async function legacyQueuesInUse(client: Client): Promise<string[]> {
+  const inUse: string[] = [];
+  for (const queue of Object.values(LEGACY_WORKFLOW_TASK_QUEUES)) {
+    try {
+      const { count } = await withTimeout(
+        client.workflow.count(`TaskQueue = '${queue}' AND ExecutionStatus = 'Running'`),
+        VISIBILITY_TIMEOUT_MS,
+        'visibility count timed out',
+      );
+      if (count > 0) inUse.push(queue);
+    } catch {
+      // no visibility store, or none answering: a worker started later serves the queue
+    }
+  }
+  return inUse;
+}
+
+/** The last heartbeat details of a workflow's pending render activities, from the server. */
+function pendingRendersOf(client: Client): (workflowId: string) => Promise<unknown[]> {
+  return async (workflowId) => {
+    const { raw } = await client.withAbortSignal(Context.current().cancellationSignal, () =>
+      client.workflow.getHandle(workflowId).describe(),
+    );
+    return (raw.pendingActivities ?? [])
+      .filter((activity) => activity.activityType?.name === 'render')
+      .map((activity) => {
+        const payload = activity.heartbeatDetails?.payloads?.[0];
+        return payload ? client.options.loadedDataConverter.payloadConverter.fromPayload(payload) : undefined;
+      });
+  };
+}
+
 export function progressReporter(client: Client): (update: RenderProgressUpdate) => Promise<void> {
   return async ({ workflowId, ...progress }) => {
     // Ends with the render activity (cancelled, or its worker shutting down).
@@ -79,10 +122,9 @@ export function progressReporter(client: Client): (update: RenderProgressUpdate)
 
 export async function createWorkerSet(options: WorkerSetOptions): Promise<WorkerSet> {
   const roles = {
-    workflows: options.roles?.workflows ?? [...PRIORITIES],
+    workflows: options.roles?.workflows ?? true,
     renderQueues: options.roles?.renderQueues ?? (['manim', 'general'] as RenderQueue[]),
     sync: options.roles?.sync ?? true,
-    admission: options.roles?.admission ?? true,
   };
   const common = {
     connection: options.connection,
@@ -91,41 +133,50 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
     ...(options.identity ? { identity: options.identity } : {}),
   };
   const workers: Worker[] = [];
-  const runsWorkflows = roles.workflows.length > 0 || roles.admission;
-  const bundle = runsWorkflows ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
+  const bundle = roles.workflows ? (options.workflowBundle ?? (await workflowBundle())) : undefined;
 
   const readModel = createReadModelActivities({ store: options.store });
+  const permits = createPermitActivities({ client: options.client });
   const admission = createAdmissionActivities({
     store: options.store,
     client: options.client,
     renderers: options.renderers,
   });
-  for (const priority of roles.workflows) {
-    workers.push(
-      await Worker.create({
+  if (roles.workflows) {
+    const workflowWorker = (taskQueue: string, maxCachedWorkflows: number) =>
+      Worker.create({
         ...common,
-        taskQueue: WORKFLOW_TASK_QUEUE[priority],
+        taskQueue,
         workflowBundle: bundle,
-        // Local activities of a job's first workflow task: the render policy, then the permit request.
+        // Local activities only: a job's first step, permit requests and releases (and the policy
+        // read of workflows started before fleet-wide admission).
         activities: {
           loadRenderPolicy: readModel.loadRenderPolicy,
-          ...createPermitActivities({ client: options.client }),
+          ...permits,
+          ...createEnterQueueActivities({ client: options.client, store: options.store }),
         },
         enableNonLocalActivities: false,
-      }),
-    );
+        maxCachedWorkflows,
+      });
+    workers.push(await workflowWorker(WORKFLOW_TASK_QUEUE, WORKER_LIMITS.cachedWorkflows));
+    for (const queue of await legacyQueuesInUse(options.client)) {
+      options.logger?.info('serving a legacy workflow task queue while its workflows run', {
+        taskQueue: queue,
+      });
+      workers.push(await workflowWorker(queue, WORKER_LIMITS.legacyCachedWorkflows));
+    }
   }
-  if (roles.admission) {
-    workers.push(
-      await Worker.create({
-        ...common,
-        taskQueue: ADMISSION_TASK_QUEUE,
-        workflowBundle: bundle,
-        // Its own queue and Worker: admission's workflow tasks never wait behind job workflow tasks.
-        enableNonLocalActivities: false,
-      }),
-    );
-  }
+  // Render workers run renders; the sync worker runs `stopRender`, a job's cleanup call, which must
+  // never wait for a render slot (the render it stops may hold the last one).
+  const renderActivities = createRenderActivities({
+    renderers: options.renderers,
+    reportProgress: progressReporter(options.client),
+    store: options.store,
+    releasePermit: (release) => permits.releasePermit(release),
+    pendingRenders: pendingRendersOf(options.client),
+    ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
+    ...(options.pollErrorToleranceMs ? { pollErrorToleranceMs: options.pollErrorToleranceMs } : {}),
+  });
   if (roles.sync) {
     workers.push(
       await Worker.create({
@@ -135,18 +186,13 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
           ...readModel,
           ...admission,
           ...createIntakeActivities({ store: options.store, client: options.client }),
+          stopRender: renderActivities.stopRender,
         },
         maxConcurrentActivityTaskExecutions: 20,
       }),
     );
   }
   if (roles.renderQueues.length) {
-    const renderActivities = createRenderActivities({
-      renderers: options.renderers,
-      reportProgress: progressReporter(options.client),
-      ...(options.pollIntervalMs ? { pollIntervalMs: options.pollIntervalMs } : {}),
-      ...(options.pollErrorToleranceMs ? { pollErrorToleranceMs: options.pollErrorToleranceMs } : {}),
-    });
     for (const queue of roles.renderQueues) {
       workers.push(
         await Worker.create({
@@ -166,7 +212,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
   }
 
   // Exactly one admission workflow per namespace; any worker may be the one that starts it.
-  if (roles.admission) await ensureAdmission(options.client, options.admissionOptions);
+  if (roles.workflows) await ensureAdmission(options.client, options.admissionOptions);
 
   return {
     workers,

@@ -8,9 +8,10 @@
  * Temporal behaviour this relies on:
  * - Requests and releases are signals: durable once accepted, and a batch of them is handled in
  *   one workflow task, followed by one dispatch pass.
- * - A grant is a signal to the job's workflow; when that workflow has closed, the signal fails
- *   and the permit is reclaimed at once. Holders that close without running code (terminate,
- *   run timeout) are found by a periodic reconciliation.
+ * - Grants are signals to the jobs' workflows, sent by a local activity per dispatch pass (one
+ *   history marker per batch); when a job's workflow has closed, its signal fails and the permit
+ *   is reclaimed at once. Holders that close without running code (terminate, run timeout) are
+ *   found by a periodic reconciliation.
  * - Continue-as-new carries the queue compactly in its input; grants in flight and running
  *   handlers finish first, so no request is lost across the boundary.
  * - Time here is workflow time: peak hours are evaluated deterministically from it.
@@ -20,20 +21,15 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  getExternalWorkflowHandle,
   log,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
-import {
-  ADMISSION_LIMITS,
-  DEFAULT_QUEUE_CONFIG,
-  SYNC_TASK_QUEUE,
-  renderJobWorkflowId,
-} from '../shared/constants';
+import { ADMISSION_LIMITS, DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE } from '../shared/constants';
 import { AdmissionQueue } from '../shared/admission-queue';
 import type { EncodedQueue, HolderEntry } from '../shared/admission-queue';
 import { NO_DURATIONS, estimateAdmissionQueue, observeDuration } from '../shared/admission-estimate';
@@ -42,13 +38,12 @@ import {
   admissionConfigChangedSignal,
   admissionSnapshotQuery,
   jobAdmissionQuery,
-  permitGrantedSignal,
   permitReleaseSignal,
   permitRequestSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
 import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
-import type { AdmissionActivities } from '../activities/admission';
+import type { AdmissionActivities, PermitActivities } from '../activities/admission';
 
 export interface AdmissionOptions {
   /** Continue-as-new at this many history events (default ADMISSION_LIMITS.historyLimit). */
@@ -84,6 +79,12 @@ export interface AdmissionInput {
  * runs, and an open task holds every request, release and query; a slow database read would
  * stall all grants. A few quick tries; the last good config stays in force meanwhile.
  */
+/** Until Temporal takes the signals: a job without its grant would wait, holding a permit. */
+const { deliverGrants } = proxyLocalActivities<PermitActivities>({
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+});
+
 const { readAdmissionConfig } = proxyActivities<AdmissionActivities>({
   taskQueue: SYNC_TASK_QUEUE,
   startToCloseTimeout: '10s',
@@ -171,7 +172,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     lastAccepted = Math.max(now(), lastAccepted + 1);
     const outcome = queue.request(request, lastAccepted);
     // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
-    if (outcome.kind === 'holding') void sendGrant(outcome.holder);
+    if (outcome.kind === 'holding') void sendGrants([outcome.holder]);
     changed();
   });
 
@@ -221,21 +222,18 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     };
   });
 
-  /** Tells a job its permit is granted; a job that has closed meanwhile gives it back at once. */
-  async function sendGrant(holder: HolderEntry): Promise<void> {
+  /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
+  async function sendGrants(holders: HolderEntry[]): Promise<void> {
+    if (holders.length === 0) return;
     grantsInFlight += 1;
     try {
-      await getExternalWorkflowHandle(renderJobWorkflowId(holder.jobId)).signal(permitGrantedSignal, {
-        attempt: holder.attempt,
-        acceptedAt: holder.acceptedAt,
-      });
-    } catch (err) {
-      log.warn('grant could not be delivered; permit reclaimed', {
-        jobId: holder.jobId,
-        attempt: holder.attempt,
-        error: err instanceof Error ? err.message : String(err),
-      });
-      if (queue.release(holder.jobId, holder.attempt)) changed();
+      const { undelivered } = await deliverGrants(
+        holders.map(({ jobId, attempt, acceptedAt }) => ({ jobId, attempt, acceptedAt })),
+      );
+      for (const { jobId, attempt, error } of undelivered) {
+        log.warn('grant could not be delivered; permit reclaimed', { jobId, attempt, error });
+        if (queue.release(jobId, attempt)) changed();
+      }
     } finally {
       grantsInFlight -= 1;
     }
@@ -244,7 +242,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   function dispatch(): void {
     const granted = queue.dispatch(capsNow(), now());
     grantedTotal += granted.length;
-    for (const holder of granted) void sendGrant(holder);
+    void sendGrants(granted);
   }
 
   async function refreshConfig(): Promise<void> {

@@ -1,24 +1,31 @@
 /**
- * A render job's state as its workflow keeps it: every change goes through one method here,
- * which numbers it, keeps the RenderStatus search attribute current and hands it to
- * ReadModelSync. renderJob reads as the story of the job; the bookkeeping lives here.
+ * A job's state as its workflow keeps it: every change goes through one method here, which
+ * numbers it, keeps the RenderStatus search attribute current and hands it to ReadModelSync.
+ * renderJob reads as the story of the job; the bookkeeping lives here.
+ *
+ * Not every row is written from here: the first step (enterQueue) writes `queued`, and the render
+ * activity writes its attempt's `processing`, progress and `completed`, each in its own seq range
+ * (read-model-seq.ts), so a job's happy path costs the workflow no sync activity at all. The
+ * workflow writes what only it knows (retrying, failed, cancelled, a new priority) and anything
+ * those writers could not land.
  */
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
-import type { RenderJobInput } from '../shared/job-schema';
+import type { JobRowFields, JobTransition, RenderJobInput } from '../shared/job-schema';
 import type { JobState } from '../shared/messages';
+import type { RenderActivityInput } from '../renderers/contract';
+import { READ_MODEL_SEQ, attemptSeqBase, generationSeqBase } from '../shared/read-model-seq';
 import { ReadModelSync } from './read-model-sync';
-
-/** Sequence numbers of one run live in their own block so a re-run (retry command) outranks it. */
-export const SEQ_PER_GENERATION = 1_000_000;
 
 /** Workflow time as ISO 8601 (the sandbox's Date is the workflow clock). */
 export const workflowNow = (): string => new Date().toISOString();
 
 export class JobStateKeeper {
   readonly state: JobState;
+  private readonly generation: number;
   private seq: number;
   private shownStatus: JobState['status'] = 'queued';
+  private readonly jobFields: JobRowFields;
   private readonly sync: ReadModelSync;
 
   constructor(
@@ -26,7 +33,8 @@ export class JobStateKeeper {
     /** Whether the job started with our search attributes (a namespace without them must still run jobs). */
     private readonly upsertsStatus: boolean,
   ) {
-    this.seq = (input.generation ?? 0) * SEQ_PER_GENERATION;
+    this.generation = input.generation ?? 0;
+    this.seq = generationSeqBase(this.generation);
     this.state = {
       jobId: input.jobId,
       status: 'queued',
@@ -41,26 +49,58 @@ export class JobStateKeeper {
       acceptedAt: null,
       priority: input.priority,
     };
-    this.sync = new ReadModelSync({
+    this.jobFields = {
       jobType: input.jobType,
       priority: input.priority,
       renderer: input.renderer,
       payload: input.payload,
       ...(input.userId ? { userId: input.userId } : {}),
       submittedAt: workflowInfo().startTime.toISOString(),
-    });
+    };
+    this.sync = new ReadModelSync(this.jobFields);
+  }
+
+  /** The `queued` row as the job's first step writes it, with what creating the row takes. */
+  queuedRow(): JobTransition {
+    this.seq = generationSeqBase(this.generation) + READ_MODEL_SEQ.queued;
+    return { ...this.row(this.seq), job: this.jobFields };
+  }
+
+  /** The first step wrote the `queued` row, or could not: then the workflow's sync does. */
+  queuedRecorded(recorded: boolean): void {
+    if (recorded) this.sync.landed(this.seq);
+    else this.sync.publish(this.row(this.seq));
   }
 
   /** Writes the current state (numbered) to the read model, without waiting for it. */
   publish(): void {
-    const { state } = this;
-    if (this.upsertsStatus && state.status !== this.shownStatus) {
-      this.shownStatus = state.status;
-      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.renderStatus, value: state.status }]);
+    this.showStatus();
+    this.sync.publish(this.row(this.nextSeq()));
+  }
+
+  /** The workflow's next seq: above every write of the current attempt's activity. */
+  private nextSeq(): number {
+    const { attempt } = this.state;
+    const floor =
+      attempt === 0
+        ? generationSeqBase(this.generation) + READ_MODEL_SEQ.queued + 1
+        : attemptSeqBase(this.generation, attempt) + READ_MODEL_SEQ.workflowFrom;
+    this.seq = Math.max(this.seq + 1, floor);
+    return this.seq;
+  }
+
+  private showStatus(): void {
+    if (this.upsertsStatus && this.state.status !== this.shownStatus) {
+      this.shownStatus = this.state.status;
+      upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.renderStatus, value: this.state.status }]);
     }
-    this.sync.publish({
+  }
+
+  private row(seq: number): Omit<JobTransition, 'job'> {
+    const { state } = this;
+    return {
       jobId: state.jobId,
-      seq: ++this.seq,
+      seq,
       status: state.status,
       workflowId: workflowInfo().workflowId,
       attempt: state.attempt,
@@ -72,7 +112,7 @@ export class JobStateKeeper {
       nextAttemptAt: state.nextAttemptAt,
       acceptedAt: state.acceptedAt,
       ...(state.priority ? { priority: state.priority } : {}),
-    });
+    };
   }
 
   /** Resolves once the newest state has reached the read model (or was given up on). */
@@ -80,22 +120,26 @@ export class JobStateKeeper {
     return this.sync.flushed();
   }
 
-  /** The permit for `attempt` was granted: the render starts now. */
-  startAttempt(attempt: number, acceptedAt: string | null): void {
+  /**
+   * The permit for `attempt` was granted: the render starts now. Its rows are the render
+   * activity's to write; this says what they carry.
+   */
+  startAttempt(attempt: number, acceptedAt: string | null): NonNullable<RenderActivityInput['readModel']> {
     const at = workflowNow();
     Object.assign(this.state, { status: 'processing', attempt, progress: null, nextAttemptAt: null });
     this.state.acceptedAt ??= acceptedAt;
     this.state.attempts.push({ attempt, startedAt: at });
     this.state.startedAt ??= at;
-    this.publish();
-  }
-
-  /** Progress of the running attempt; late reports of an older attempt are ignored. */
-  progress(attempt: number, progress: number): void {
-    if (this.state.status !== 'processing' || attempt !== this.state.attempt) return;
-    if (progress <= (this.state.progress ?? 0) && this.state.progress !== null) return;
-    this.state.progress = progress;
-    this.publish();
+    this.showStatus();
+    return {
+      seqBase: attemptSeqBase(this.generation, attempt),
+      workflowId: workflowInfo().workflowId,
+      startedAt: this.state.startedAt,
+      acceptedAt: this.state.acceptedAt,
+      error: this.state.error,
+      ...(this.state.priority ? { priority: this.state.priority } : {}),
+      ...(this.sync.rowKnown ? {} : { job: this.jobFields }),
+    };
   }
 
   /** An attempt failed and another follows after the retry interval; the error stays shown. */
@@ -104,7 +148,8 @@ export class JobStateKeeper {
     this.publish();
   }
 
-  completed(videoUrl: string): void {
+  /** The render is done; `recorded`: its activity wrote the `completed` row already. */
+  completed(videoUrl: string, recorded: boolean): void {
     Object.assign(this.state, {
       status: 'completed',
       progress: 1,
@@ -113,7 +158,9 @@ export class JobStateKeeper {
       nextAttemptAt: null,
       completedAt: workflowNow(),
     });
-    this.publish();
+    if (!recorded) return this.publish();
+    this.showStatus();
+    this.sync.landed(attemptSeqBase(this.generation, this.state.attempt) + READ_MODEL_SEQ.completed);
   }
 
   failed(error: string): void {

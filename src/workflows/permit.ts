@@ -25,10 +25,19 @@ export class Permit {
   private granted = 0;
   /** Attempts up to this one are over: a grant for one of them is given back. */
   private finished = 0;
-  /** When admission accepted this job, from its first grant: later attempts keep that place. */
+  /**
+   * When the job was accepted: its workflow's start, the moment Temporal took the submission. It
+   * orders the job in admission's queue, and every attempt asks with it, keeping its place.
+   */
   private acceptedAt: number | undefined;
+  /** The attempt whose request already went out with the job's first step. */
+  private askedFor = 0;
 
-  constructor(private job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>) {
+  constructor(
+    private job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>,
+    acceptedAt?: number,
+  ) {
+    this.acceptedAt = acceptedAt;
     setHandler(permitGrantedSignal, ({ attempt, acceptedAt }) => this.onGrant(attempt, acceptedAt));
     // Admission lost its state (a fresh run): tell it again what this job waits for or holds.
     setHandler(admissionRestartedSignal, async () => {
@@ -41,6 +50,12 @@ export class Permit {
   async reprioritize(priority: PermitRequest['priority']): Promise<void> {
     this.job = { ...this.job, priority };
     if (this.wanted) await reprioritizePermit({ jobId: this.job.jobId, priority });
+  }
+
+  /** The request for `attempt`, for the job's first step to send. */
+  requestFor(attempt: number): PermitRequest {
+    this.askedFor = attempt;
+    return this.request(attempt);
   }
 
   /** When admission accepted the job (ISO 8601), once the first grant has told it. */
@@ -69,7 +84,7 @@ export class Permit {
   async acquire(attempt: number): Promise<void> {
     this.wanted = attempt;
     try {
-      if (this.granted < attempt) await requestPermit(this.request(attempt));
+      if (this.granted < attempt && this.askedFor !== attempt) await requestPermit(this.request(attempt));
       await condition(() => this.granted >= attempt);
     } catch (err) {
       this.wanted = 0;
@@ -84,6 +99,11 @@ export class Permit {
   async release(attempt: number, outcome: PermitRelease['outcome']): Promise<void> {
     this.finished = Math.max(this.finished, attempt);
     await this.giveBack(attempt, outcome);
+  }
+
+  /** The render activity gave the permit of `attempt` back itself. */
+  releasedElsewhere(attempt: number): void {
+    this.finished = Math.max(this.finished, attempt);
   }
 
   private onGrant(attempt: number, acceptedAt: number): void {

@@ -34,6 +34,17 @@ export class ReadModelSync {
 
   constructor(private readonly jobFields: NonNullable<JobTransition['job']>) {}
 
+  /** Whether a write has landed, so the row exists. */
+  get rowKnown(): boolean {
+    return this.rowExists;
+  }
+
+  /** Another writer (the first step, the render activity) landed this seq: nothing to send for it. */
+  landed(seq: number): void {
+    this.rowExists = true;
+    this.syncedSeq = Math.max(this.syncedSeq, seq);
+  }
+
   publish(transition: Omit<JobTransition, 'job'>): void {
     this.desired = { ...transition };
     if (!this.running) void this.drain();

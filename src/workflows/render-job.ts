@@ -23,27 +23,19 @@ import {
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import {
-  DEFAULT_QUEUE_CONFIG,
-  LIMITS,
-  PRIORITIES,
-  RENDER_TASK_QUEUE,
-  renderQueueFor,
-} from '../shared/constants';
+import { LIMITS, PRIORITIES, RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, renderQueueFor } from '../shared/constants';
 import { ATTEMPT_FAILURE_RENDER_ERRORS, NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
-import { RenderJobInputSchema, describeZodError } from '../shared/job-schema';
 import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
 import {
   INVALID_JOB_INPUT,
   RENDER_JOB_FAILED,
   changePrioritySignal,
   jobStateQuery,
-  renderProgressSignal,
 } from '../shared/messages';
 import type { RenderJobResult } from '../shared/messages';
-import type { ReadModelActivities } from '../activities/read-model';
-import type { RenderActivities } from '../activities/render';
+import type { EnterQueueActivities } from '../activities/enter-queue';
+import type { RenderActivities, RenderActivityInput } from '../activities/render';
 import { describeRenderFailure } from './failure-message';
 import { JobStateKeeper } from './job-state';
 import { Permit } from './permit';
@@ -58,10 +50,14 @@ export const FLEET_ADMISSION_PATCH = 'fleet-admission';
  */
 const ACTIVITY_TIMEOUT_BACKSTOP_MS = 2 * 60_000;
 
-/** Read inside the job's first workflow task, so its permit request goes out at once. */
-const { loadRenderPolicy } = proxyLocalActivities<ReadModelActivities>({
-  startToCloseTimeout: '5s',
-  retry: { maximumAttempts: 3, initialInterval: '200ms' },
+/**
+ * The job's first step, inside its first workflow task: the input checked, the policy read, the
+ * `queued` row written and the permit asked for. It retries until admission has the request:
+ * without it the job never starts, and every part of the step is idempotent.
+ */
+const { enterQueue } = proxyLocalActivities<EnterQueueActivities>({
+  startToCloseTimeout: '10s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 
 const minutesToMs = (minutes: number): number => Math.round(minutes * 60_000);
@@ -89,37 +85,23 @@ function renderActivities(input: RenderJobInput, policy: RenderPolicy): RenderAc
   });
 }
 
-/** Cleanup calls to a renderer: short, a few tries, best effort. */
-function cleanupActivities(input: RenderJobInput): RenderActivities {
+/**
+ * Cleanup calls to a renderer: short, a few tries, best effort, and bounded: the attempt is
+ * cancelled after it either way. On the sync queue, never behind a render slot: the render being
+ * stopped may hold the last one.
+ */
+function cleanupActivities(): RenderActivities {
   return proxyActivities<RenderActivities>({
-    taskQueue: RENDER_TASK_QUEUE[renderQueueFor(input.renderer)],
-    startToCloseTimeout: '30s',
+    taskQueue: SYNC_TASK_QUEUE,
+    startToCloseTimeout: '10s',
+    scheduleToCloseTimeout: '30s',
     retry: { maximumAttempts: 3, initialInterval: '1s' },
   });
 }
 
-async function readPolicy(): Promise<RenderPolicy> {
-  try {
-    return await loadRenderPolicy();
-  } catch (err) {
-    if (isCancellation(err)) throw err;
-    log.warn('could not read render policy; using defaults', { error: String(err) });
-    const { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts } = DEFAULT_QUEUE_CONFIG;
-    return { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts };
-  }
-}
-
 type AttemptOutcome =
-  | { kind: 'completed'; videoUrl: string }
+  | { kind: 'completed'; videoUrl: string; recorded: boolean; released: boolean }
   | { kind: 'failed'; permanent: boolean; error: string };
-
-/** Did the activity itself tell the renderer to stop? It says so in its cancellation details. */
-function rendererToldByActivity(err: unknown): boolean {
-  const cancelled = err instanceof ActivityFailure ? err.cause : err;
-  if (!(cancelled instanceof CancelledFailure)) return false;
-  const [details] = cancelled.details as Array<{ rendererTold?: boolean } | undefined>;
-  return details?.rendererTold === true;
-}
 
 function classify(err: unknown, policy: RenderPolicy): AttemptOutcome {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -132,16 +114,12 @@ function classify(err: unknown, policy: RenderPolicy): AttemptOutcome {
   };
 }
 
-export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResult> {
-  const parsed = RenderJobInputSchema.safeParse(rawInput);
-  if (!parsed.success) {
-    throw ApplicationFailure.nonRetryable(
-      `invalid job: ${describeZodError(parsed.error)}`,
-      INVALID_JOB_INPUT,
-    );
-  }
-  const input = parsed.data;
+export async function renderJob(input: RenderJobInput): Promise<RenderJobResult> {
   if (!patched(FLEET_ADMISSION_PATCH)) return legacyRenderJob(input);
+  // The first step checks the input in full; this only keeps the bookkeeping below from throwing.
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw ApplicationFailure.nonRetryable('invalid job: expected an object', INVALID_JOB_INPUT);
+  }
 
   const info = workflowInfo();
   const job = new JobStateKeeper(
@@ -149,9 +127,10 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     info.typedSearchAttributes.get(SEARCH_ATTRIBUTES.jobId) !== undefined,
   );
   const { state } = job;
-  /** The renderer's id for each attempt's render, as the activity reported it. */
-  const renderIds = new Map<number, string>();
-  const permit = new Permit({ jobId: input.jobId, renderer: input.renderer, priority: input.priority });
+  const permit = new Permit(
+    { jobId: input.jobId, renderer: input.renderer, priority: input.priority },
+    info.startTime.getTime(),
+  );
 
   setHandler(jobStateQuery, () => state);
   setHandler(changePrioritySignal, async ({ priority }) => {
@@ -160,38 +139,34 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
     job.reprioritized(priority);
     await permit.reprioritize(priority);
   });
-  setHandler(renderProgressSignal, (update) => {
-    if (update.phase === 'submitted' && update.renderId) renderIds.set(update.attempt, update.renderId);
-    if (update.progress !== null) job.progress(update.attempt, update.progress);
-  });
 
-  job.publish();
-  // Read while the job waits for its first permit: both are local activities of the first task.
-  const policyRead = readPolicy();
-  // Awaited below; a cancellation while the job waits must not count as an unhandled rejection.
-  policyRead.catch(() => undefined);
   try {
-    let attempts: AttemptRunner | undefined;
+    const entered = await enterQueue({ input, queued: job.queuedRow(), request: permit.requestFor(1) });
+    if (entered.invalid !== undefined)
+      throw ApplicationFailure.nonRetryable(entered.invalid, INVALID_JOB_INPUT);
+    job.queuedRecorded(entered.recorded);
+    const { policy } = entered;
+    const attempts = new AttemptRunner(input, policy);
     for (let attempt = 1; ; attempt += 1) {
       await permit.acquire(attempt);
-      const policy = await policyRead;
-      attempts ??= new AttemptRunner(input, policy, renderIds);
-      job.startAttempt(attempt, permit.accepted);
+      const readModel = job.startAttempt(attempt, permit.accepted);
       let outcome: AttemptOutcome;
       try {
-        outcome = await attempts.run(attempt, permit.accepted);
+        outcome = await attempts.run(attempt, readModel);
       } catch (err) {
         await permit.release(attempt, 'cancelled');
         throw err;
       }
-      // Given back before anything else, so the next job in the queue starts as soon as possible.
-      await permit.release(attempt, outcome.kind === 'completed' ? 'completed' : 'failed');
       if (outcome.kind === 'completed') {
-        job.completed(outcome.videoUrl);
-        await job.flushed();
-        log.info('render job completed', { jobId: input.jobId, attempt });
+        if (outcome.released) permit.releasedElsewhere(attempt);
+        else await permit.release(attempt, 'completed');
+        job.completed(outcome.videoUrl, outcome.recorded);
+        // A render that finished is a completed job, even when a cancellation came meanwhile.
+        await CancellationScope.nonCancellable(() => job.flushed());
         return { jobId: input.jobId, videoUrl: outcome.videoUrl, attempts: attempt };
       }
+      // Given back before anything else, so the next job in the queue starts as soon as possible.
+      await permit.release(attempt, 'failed');
       if (outcome.permanent || attempt >= policy.maxAttempts) {
         job.failed(outcome.error);
         await job.flushed();
@@ -223,78 +198,99 @@ export async function renderJob(rawInput: RenderJobInput): Promise<RenderJobResu
 }
 
 /**
- * One render attempt: the render activity under the per-attempt timer. When the timer fires the
- * activity is cancelled (it tells the renderer), and if the activity could not (its worker is
- * gone) the renderer is told from here.
+ * One render attempt: the render activity under the per-attempt timer. The attempt is shielded
+ * from the job's cancellation, so that when the job is cancelled or the timer fires the render is
+ * stopped first, found by its activity's last heartbeat whether or not a worker runs the activity
+ * at that moment; only then is the activity cancelled.
  */
 class AttemptRunner {
   private readonly render: RenderActivities['render'];
+  private readonly stop: RenderActivities['stopRender'];
   private readonly timeoutMs: number;
 
   constructor(
     private readonly input: RenderJobInput,
     private readonly policy: RenderPolicy,
-    private readonly renderIds: ReadonlyMap<number, string>,
   ) {
     this.render = renderActivities(input, policy).render;
+    this.stop = cleanupActivities().stopRender;
     this.timeoutMs = minutesToMs(policy.jobTimeoutMinutes);
   }
 
-  async run(attempt: number, acceptedAt: string | null): Promise<AttemptOutcome> {
-    const attemptScope = new CancellationScope();
-    const timerScope = new CancellationScope();
-    let timedOut = false;
-    void timerScope
-      .run(() => sleep(this.timeoutMs))
-      .then(
-        () => {
-          timedOut = true;
-          attemptScope.cancel();
-        },
-        () => undefined,
-      );
-    const { jobId, jobType, renderer, payload } = this.input;
-    // Workflow time, as the timer's: a cancellation from then on is this attempt's timeout.
-    const deadline = new Date(new Date().getTime() + this.timeoutMs).toISOString();
-    try {
-      const outcome = await attemptScope.run(() =>
-        this.render({
-          jobId,
-          jobType,
-          renderer,
-          payload,
-          attempt,
-          maxAttempts: this.policy.maxAttempts,
-          deadline,
-          ...(acceptedAt ? { acceptedAt } : {}),
-        }),
-      );
-      return { kind: 'completed', videoUrl: outcome.videoUrl };
-    } catch (err) {
-      if (timedOut || isCancellation(err)) await this.stopRender(attempt, err);
-      if (timedOut) {
+  async run(
+    attempt: number,
+    readModel: NonNullable<RenderActivityInput['readModel']>,
+  ): Promise<AttemptOutcome> {
+    const job = CancellationScope.current();
+    return CancellationScope.nonCancellable(async () => {
+      const attemptScope = new CancellationScope();
+      const timerScope = new CancellationScope();
+      let ending: 'timeout' | 'cancelled' | undefined;
+      let over = false;
+      const end = async (why: 'timeout' | 'cancelled'): Promise<void> => {
+        if (ending || over) return;
+        ending = why;
+        await this.stopRender(attempt);
+        attemptScope.cancel();
+      };
+      void timerScope
+        .run(() => sleep(this.timeoutMs))
+        .then(
+          () => end('timeout'),
+          () => undefined,
+        );
+      job.cancelRequested.catch(() => end('cancelled'));
+      const { jobId, jobType, renderer, payload } = this.input;
+      // Workflow time, as the timer's: a cancellation from then on is this attempt's timeout.
+      const deadline = new Date(new Date().getTime() + this.timeoutMs).toISOString();
+      try {
+        const outcome = await attemptScope.run(() =>
+          this.render({
+            jobId,
+            jobType,
+            renderer,
+            payload,
+            attempt,
+            maxAttempts: this.policy.maxAttempts,
+            deadline,
+            ...(readModel.acceptedAt ? { acceptedAt: readModel.acceptedAt } : {}),
+            readModel,
+            releasesPermit: true,
+          }),
+        );
         return {
-          kind: 'failed',
-          permanent: false,
-          error: `render timed out after ${this.policy.jobTimeoutMinutes} minutes`,
+          kind: 'completed',
+          videoUrl: outcome.videoUrl,
+          recorded: outcome.recorded === true,
+          released: outcome.released === true,
         };
+      } catch (err) {
+        if (ending === 'timeout') {
+          return {
+            kind: 'failed',
+            permanent: false,
+            error: `render timed out after ${this.policy.jobTimeoutMinutes} minutes`,
+          };
+        }
+        // The render may have ended on our stop before the activity heard of the cancellation.
+        if (ending === 'cancelled' && !isCancellation(err)) {
+          throw new CancelledFailure('render job cancelled', [], err instanceof Error ? err : undefined);
+        }
+        if (isCancellation(err)) throw err;
+        return classify(err, this.policy);
+      } finally {
+        over = true;
+        timerScope.cancel();
       }
-      if (isCancellation(err)) throw err;
-      return classify(err, this.policy);
-    } finally {
-      timerScope.cancel();
-    }
+    });
   }
 
-  private async stopRender(attempt: number, err: unknown): Promise<void> {
-    const renderId = this.renderIds.get(attempt);
-    if (!renderId || rendererToldByActivity(err)) return;
-    await CancellationScope.nonCancellable(() =>
-      cleanupActivities(this.input)
-        .cancelRender({ renderer: this.input.renderer, renderId })
-        .catch((cleanupErr: unknown) =>
-          log.warn('could not tell the renderer to stop', { renderId, error: String(cleanupErr) }),
-        ),
-    );
+  /** Best effort: the activity also tells the renderer when it is cancelled while running. */
+  private async stopRender(attempt: number): Promise<void> {
+    try {
+      await this.stop({ renderer: this.input.renderer, workflowId: workflowInfo().workflowId, attempt });
+    } catch (err) {
+      log.warn('could not tell the renderer to stop', { attempt, error: String(err) });
+    }
   }
 }

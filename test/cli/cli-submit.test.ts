@@ -1,7 +1,12 @@
 /** The CLI against a real dev server: bad input is refused before anything starts. */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../helpers/temporal';
-import { runCli } from '../helpers/cli';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI_BUNDLE, runCli } from '../helpers/cli';
 
 let env: TestWorkflowEnvironment;
 let address: string;
@@ -46,7 +51,7 @@ test('a valid submit prints the job id, starts its workflow, and --json gives th
   const jobId = text.stdout.trim();
   expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
   const description = await env.client.workflow.getHandle(`render-job-${jobId}`).describe();
-  expect(description.taskQueue).toBe('render-jobs-medium');
+  expect(description.taskQueue).toBe('render-workflows');
 
   const json = await runCli(['submit', '--type', 'doubt', '--id', jobId, '--payload', '{}', '--json'], {
     TEMPORAL_ADDRESS: address,
@@ -66,4 +71,88 @@ test('a malformed TEMPORAL_ADDRESS stops the CLI with a message naming the varia
   const result = await runCli(['status', crypto.randomUUID()], { TEMPORAL_ADDRESS: 'not an address' });
   expect(result.code).toBe(2);
   expect(result.stderr).toMatch(/TEMPORAL_ADDRESS/);
+});
+
+function ndjson(lines: unknown[]): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rq-cli-')), 'jobs.ndjson');
+  writeFileSync(file, lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n'));
+  return file;
+}
+
+test('submit --file with a bad line names each bad line and its field, and submits nothing', async () => {
+  const before = await workflowCount();
+  const file = ndjson([
+    { jobType: 'doubt', payload: { q: 1 } },
+    'not json',
+    { jobType: 'doubt', priority: 'urgent', payload: {} },
+    '',
+    { jobType: 'doubt', payload: { q: 2 } },
+  ]);
+  const result = await runCli(['submit', '--file', file], { TEMPORAL_ADDRESS: address });
+  expect(result.code).toBe(2);
+  expect(result.stderr).toMatch(/2 bad line\(s\), nothing submitted/);
+  expect(result.stderr).toMatch(/line 2: not valid JSON/);
+  expect(result.stderr).toMatch(/line 3: priority:/);
+  expect(await workflowCount()).toBe(before);
+});
+
+test('submit --file submits every line in one process, with a summary; a rerun starts nothing new', async () => {
+  const ids = [randomUUID(), randomUUID(), randomUUID()];
+  const file = ndjson([
+    { id: ids[0], jobType: 'doubt', priority: 'high', payload: { q: 'a' } },
+    { id: ids[1], jobType: 'concept_explainer', payload: { q: 'b' } },
+    { id: ids[2], jobType: 'poem', renderer: 'revideo', payload: { q: 'c' } },
+  ]);
+  const first = await runCli(['submit', '--file', file, '--json'], { TEMPORAL_ADDRESS: address });
+  expect(first.code).toBe(0);
+  const summary = JSON.parse(first.stdout) as {
+    submitted: number;
+    jobs: Array<{ line: number; jobId: string }>;
+  };
+  expect(summary).toMatchObject({ submitted: 3, alreadySubmitted: 0, failed: 0 });
+  expect(summary.jobs.map((j) => [j.line, j.jobId])).toEqual(ids.map((id, i) => [i + 1, id]));
+  for (const id of ids) {
+    const description = await env.client.workflow.getHandle(`render-job-${id}`).describe();
+    expect(description.taskQueue).toBe('render-workflows');
+  }
+  const again = await runCli(['submit', '--file', file], { TEMPORAL_ADDRESS: address });
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/submitted 0, already submitted 3, failed 0 \(of 3 jobs\)/);
+});
+
+describe('the bundled CLI (dist/cli.js, the package bin)', () => {
+  beforeAll(() => {
+    execFileSync(process.execPath, [join(__dirname, '..', '..', 'scripts', 'build-cli.mjs')], {
+      stdio: 'ignore',
+    });
+  }, 60_000);
+
+  test('prints the help, and a submit starts the job the way the sources do', async () => {
+    const help = await runCli(['--help'], {}, 30_000, { bundled: true });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/submit --file/);
+    const jobId = randomUUID();
+    const submit = await runCli(
+      ['submit', '--type', 'doubt', '--id', jobId, '--payload', '{"q":"bundled"}'],
+      { TEMPORAL_ADDRESS: address },
+      30_000,
+      { bundled: true },
+    );
+    expect(submit).toMatchObject({ code: 0, stdout: `${jobId}\n` });
+    await expect(env.client.workflow.getHandle(`render-job-${jobId}`).describe()).resolves.toBeTruthy();
+    expect(CLI_BUNDLE).toMatch(/dist\/cli\.js$/);
+  });
+
+  test('bad input exits 2 naming the field, from the bundle too', async () => {
+    const result = await runCli(
+      ['submit', '--type', 'doubt', '--payload', '[1]'],
+      { TEMPORAL_ADDRESS: address },
+      30_000,
+      {
+        bundled: true,
+      },
+    );
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/payload/);
+  });
 });

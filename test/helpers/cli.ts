@@ -11,15 +11,19 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The bundled CLI, as installed (`bin`): built by `node scripts/build-cli.mjs` (npm test's set-up runs it). */
+export const CLI_BUNDLE = join(ROOT, 'dist', 'cli.js');
+
 export function runCli(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 60_000,
+  { bundled = false }: { bundled?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
-      TSX,
-      [join(ROOT, 'src', 'client.ts'), ...args],
+      bundled ? process.execPath : TSX,
+      [bundled ? CLI_BUNDLE : join(ROOT, 'src', 'client.ts'), ...args],
       { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, timeout: timeoutMs },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;

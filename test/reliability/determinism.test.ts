@@ -84,7 +84,7 @@ async function bundleEdited(
     const before = readFileSync(path, 'utf8');
     const after = change(before);
     if (after === before) throw new Error(`the edit of ${file} found nothing to change: update this test`);
-    writeFileSync(path, after);
+    writeFileSync(path, IMPORTS + after);
   }
   const { code } = await bundleWorkflowCode({
     workflowsPath: join(root, 'src', 'workflows', 'index.ts'),
@@ -102,13 +102,13 @@ function extraTimer(guarded: boolean): Record<string, (source: string) => string
     : `await reliabilitySleep(1000);`;
   return {
     'render-job.ts': (s) =>
-      IMPORTS +
-      s.replace('  const policyRead = readPolicy();', `  ${timer}\n  const policyRead = readPolicy();`),
+      s.replace(
+        '    const entered = await enterQueue(',
+        `    ${timer}\n    const entered = await enterQueue(`,
+      ),
     'admission.ts': (s) =>
-      IMPORTS +
       s.replace('  if (recovering) void recover();', `  ${timer}\n  if (recovering) void recover();`),
     'intake.ts': (s) =>
-      IMPORTS +
       s.replace(
         'const batch = await intakeBatch(batchSize);',
         `${timer} const batch = await intakeBatch(batchSize);`,

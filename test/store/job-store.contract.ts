@@ -341,6 +341,36 @@ export function jobStoreContract(name: string, open: () => Promise<ContractTarge
       expect(await opened.store.getJob(c)).toMatchObject({ queuePosition: null });
     });
 
+    test('a job that goes from waiting straight to its retry wait loses its position; once it asks again, later retrying writes keep the new one', async () => {
+      const jobId = randomUUID();
+      const at = '2026-12-01T10:10:00.000Z';
+      await opened.store.applyTransition(transition(jobId, 1, 'queued'));
+      await opened.store.publishQueuePositions([{ jobId, position: 1, estimatedStartAt: at }]);
+      // Its first render was refused at submit, so no `processing` came between.
+      await opened.store.applyTransition(
+        transition(jobId, 2, 'retrying', {
+          attempt: 1,
+          error: 'RendererUnavailable: 500',
+          nextAttemptAt: at,
+        }),
+      );
+      expect(await opened.store.getJob(jobId)).toMatchObject({
+        status: 'retrying',
+        queuePosition: null,
+        estimatedStartAt: null,
+      });
+      // After the interval it waits again, at a published position.
+      await opened.store.publishQueuePositions([{ jobId, position: 2, estimatedStartAt: at }]);
+      await opened.store.applyTransition(
+        transition(jobId, 3, 'retrying', {
+          attempt: 1,
+          error: 'RendererUnavailable: 500',
+          nextAttemptAt: at,
+        }),
+      );
+      expect(await opened.store.getJob(jobId)).toMatchObject({ status: 'retrying', queuePosition: 2 });
+    });
+
     test('a transition for a missing job without job fields fails with a clear error', async () => {
       const jobId = randomUUID();
       const error = await opened.store

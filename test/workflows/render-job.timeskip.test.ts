@@ -140,7 +140,12 @@ test('a render that never finishes is cancelled at the renderer at each attempt 
     const calls = (method: string) =>
       stack.sims.manim.ledger.filter((c) => c.method === method && c.jobId === jobId).map((c) => c.attempt);
     expect(calls('POST')).toEqual([1, 2, 3]);
-    expect(calls('DELETE')).toEqual([1, 2, 3]);
+    // Told by the workflow's stopRender, and again by the cancelled activity when it is still
+    // running: at least once per attempt, at most twice (DELETE is best effort and idempotent).
+    expect([...new Set(calls('DELETE'))]).toEqual([1, 2, 3]);
+    for (const attempt of [1, 2, 3]) {
+      expect(calls('DELETE').filter((a) => a === attempt).length).toBeLessThanOrEqual(2);
+    }
     expect(stack.sims.manim.stats().inFlightJobIds).not.toContain(jobId);
   } finally {
     await stack.db.query('UPDATE job_queue_config SET job_timeout_minutes = 10');

@@ -1,0 +1,106 @@
+/**
+ * A job's first step, as one local activity of its first workflow task: check the input, read
+ * the render policy, write the `queued` row and ask admission for a permit. One activity instead
+ * of three keeps a job's start to one round trip, and keeps zod out of the workflow sandbox,
+ * where every workflow would otherwise build its own copy of the schemas.
+ */
+import { Context, log as activityLog } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { requestAdmission } from '../client/admission';
+import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
+import type { PermitRequest } from '../shared/admission-queue';
+import { RenderJobInputSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
+import type { JobTransition, RenderPolicy } from '../shared/job-schema';
+import type { JobStore } from '../store/job-store';
+import { withTimeout } from '../util/with-timeout';
+import { logTransition } from './read-model';
+
+export interface EnterQueueInput {
+  /** The workflow's input as it arrived: checked here, not in the sandbox. */
+  input: unknown;
+  /** The `queued` row, with what creating it takes. */
+  queued: JobTransition;
+  /** The permit request of the first attempt. */
+  request: PermitRequest;
+}
+
+export type EnterQueueResult =
+  | { invalid: string }
+  | {
+      invalid?: undefined;
+      policy: RenderPolicy;
+      /** The `queued` row landed; when not, the workflow's sync writes it. */
+      recorded: boolean;
+    };
+
+export interface EnterQueueDeps {
+  client: Client;
+  store: Pick<JobStore, 'applyTransition' | 'readQueueConfig'>;
+}
+
+/** The row and the policy are worth a short wait only: the workflow has fallbacks for both. */
+const READ_MODEL_WAIT_MS = 3_000;
+
+export function createEnterQueueActivities({ client, store }: EnterQueueDeps) {
+  async function readPolicy(): Promise<RenderPolicy> {
+    const defaults: RenderPolicy = {
+      jobTimeoutMinutes: DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
+      retryIntervalMinutes: DEFAULT_QUEUE_CONFIG.retryIntervalMinutes,
+      maxAttempts: DEFAULT_QUEUE_CONFIG.maxAttempts,
+    };
+    try {
+      const row = await withTimeout(store.readQueueConfig(), READ_MODEL_WAIT_MS, 'policy read timed out');
+      const parsed = RenderPolicySchema.safeParse({
+        jobTimeoutMinutes: row.jobTimeoutMinutes,
+        retryIntervalMinutes: row.retryIntervalMinutes,
+        maxAttempts: row.maxAttempts,
+      });
+      if (parsed.success) return parsed.data;
+      activityLog.warn('job_queue_config has an invalid render policy; using defaults', {
+        error: describeZodError(parsed.error),
+      });
+    } catch (err) {
+      activityLog.warn('could not read the render policy; using defaults', {
+        error: err instanceof Error ? err.message : String(err),
+      });
+    }
+    return defaults;
+  }
+
+  async function writeQueued(queued: JobTransition): Promise<boolean> {
+    try {
+      // Not applied means the row is at this state or past it already (a retry of this activity).
+      const { applied } = await withTimeout(
+        store.applyTransition(queued),
+        READ_MODEL_WAIT_MS,
+        'read model write timed out',
+      );
+      logTransition(activityLog, queued, applied);
+      return true;
+    } catch (err) {
+      activityLog.warn('could not write the queued row; the workflow will', {
+        jobId: queued.jobId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      return false;
+    }
+  }
+
+  return {
+    async enterQueue({ input, queued, request }: EnterQueueInput): Promise<EnterQueueResult> {
+      const parsed = RenderJobInputSchema.safeParse(input);
+      if (!parsed.success) return { invalid: `invalid job: ${describeZodError(parsed.error)}` };
+      const signal = Context.current().cancellationSignal;
+      const [policy, recorded] = await Promise.all([
+        readPolicy(),
+        writeQueued(queued),
+        // Must succeed: without it the job never starts. A failure retries the whole activity,
+        // whose every part is idempotent.
+        client.withAbortSignal(signal, () => requestAdmission(client, request)),
+      ]);
+      return { policy, recorded };
+    },
+  };
+}
+
+export type EnterQueueActivities = ReturnType<typeof createEnterQueueActivities>;
