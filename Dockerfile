@@ -18,8 +18,10 @@ RUN npm run build \
 
 # --- runtime: production dependencies and compiled code only, non-root ---------------------
 FROM ${NODE_IMAGE} AS runtime
+# The V8 heap is capped so garbage is collected before it fills a small container: with the
+# workflow cache bounded (WORKER_LIMITS) the worker's live heap stays well under it at any backlog.
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps \
+    NODE_OPTIONS="--enable-source-maps --max-old-space-size=160" \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js \
     PGLITE_DIR=/app/.data/pglite \
     METRICS_PORT=9464

@@ -20,6 +20,7 @@ import type { ScenarioReport, SystemResult } from './lib/report';
 import { SIZES } from './scenarios/context';
 import type { BenchContext, Size } from './scenarios/context';
 import { latencyReport, measureLatency, startOldPoller60Latency } from './scenarios/latency';
+import { cliScenario } from './scenarios/cli';
 import { crashScenario, resourcesScenario } from './scenarios/processes';
 import { saturationScenarios } from './scenarios/saturation';
 import { throughputScenario } from './scenarios/throughput';
@@ -35,6 +36,7 @@ export const SCENARIO_IDS = [
   'throughput',
   'crash',
   'resources',
+  'cli',
 ] as const;
 type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -145,6 +147,7 @@ async function main(): Promise<void> {
     if (args.only.has('throughput'))
       await guarded(['throughput'], async () => [await throughputScenario(ctx)]);
     if (args.only.has('resources')) await guarded(['resources'], async () => [await resourcesScenario(ctx)]);
+    if (args.only.has('cli')) await guarded(['cli'], async () => [await cliScenario(ctx)]);
     if (args.only.has('crash')) await guarded(['crash'], async () => [await crashScenario(ctx)]);
     if (old60 && latency) {
       ctx.log('latency', { system: 'old-poller-60s', waiting: 'for its last poll cycle' });

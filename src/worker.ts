@@ -7,6 +7,7 @@ import { ConfigError, loadEnv } from './config/env';
 import type { Env } from './config/env';
 import { JsonLogger, parseLogLevel } from './observability/logger';
 import { installRuntime, startWorkerRuntime } from './worker/runtime';
+import { errorMessage } from './shared/error-message';
 
 export async function runWorker(env: Env, logger: JsonLogger): Promise<void> {
   const runtime = await startWorkerRuntime({ env, logger });
@@ -25,7 +26,7 @@ if (require.main === module) {
   }
   installRuntime(env, logger);
   runWorker(env, logger).catch((err: unknown) => {
-    logger.error('worker failed', { error: err instanceof Error ? err.message : String(err) });
+    logger.error('worker failed', { error: errorMessage(err) });
     // Exit now: the installed SDK Runtime keeps the process alive (and takes SIGTERM) without workers.
     process.exit(1);
   });

@@ -1,6 +1,6 @@
 /**
- * The design this project replaces, rebuilt from its description (DESIGN.md, "What we are
- * replacing") so it can be measured on the same machine, database schema and renderers:
+ * The Phase-2 poller this project replaces, rebuilt from the platform team's description of it
+ * so it can be measured on the same machine, database schema and renderers:
  *   - a Node process polls the `jobs` table every `intervalMs` (60 s in production);
  *   - each poll first fails/re-queues renders past the timeout (10 min), then claims queued rows
  *     by priority, then age, up to the free capacity: cap 10 (x1.5 from 06:00 to 21:00 in the
@@ -108,21 +108,27 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
     };
   }
 
+  type Policy = Awaited<ReturnType<typeof readPolicy>>;
   const updatePositions = () => db.query(UPDATE_QUEUE_POSITIONS);
 
-  /** Re-queues (or fails, out of attempts) an attempt; ignored when the row was re-claimed since. */
-  async function failAttempt(id: string, claimedAt: string | null, error: string, maxAttempts: number) {
+  /**
+   * Re-queues (or fails, out of attempts) an attempt; ignored when the row was re-claimed since.
+   * The retry gate is a time of its own (next_attempt_at): the full position rewrite touches
+   * every queued row, so a gate on updated_at would keep moving and starve a retry under load.
+   */
+  async function failAttempt(id: string, claimedAt: string | null, error: string, policy: Policy) {
     await db.query(
       `update jobs set
          status = case when attempt < $3 then 'queued' else 'failed' end,
          retry_count = attempt, error = $2,
+         next_attempt_at = case when attempt < $3 then now() + make_interval(secs => $5) else null end,
          completed_at = case when attempt < $3 then null else now() end
        where id = $1 and status = 'processing' and ($4::timestamptz is null or claimed_at = $4::timestamptz)`,
-      [id, error, maxAttempts, claimedAt],
+      [id, error, policy.maxAttempts, claimedAt, policy.retryIntervalMs / 1000],
     );
   }
 
-  async function render(job: Claimed, abort: AbortController, maxAttempts: number): Promise<void> {
+  async function render(job: Claimed, abort: AbortController, policy: Policy): Promise<void> {
     const renderer = options.renderers[job.renderer];
     try {
       const { renderId } = await renderer.submit(
@@ -144,12 +150,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       }
     } catch (err) {
       if (abort.signal.aborted) return; // timed out or stopping: the row is handled elsewhere
-      await failAttempt(
-        job.id,
-        job.claimed_at,
-        err instanceof Error ? err.message : String(err),
-        maxAttempts,
-      );
+      await failAttempt(job.id, job.claimed_at, err instanceof Error ? err.message : String(err), policy);
     }
     await updatePositions();
   }
@@ -163,7 +164,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
     );
     for (const { id } of timedOut.rows) {
       running.get(id)?.abort.abort();
-      await failAttempt(id, null, `timed out after ${policy.timeoutMs / 60_000} min`, policy.maxAttempts);
+      await failAttempt(id, null, `timed out after ${policy.timeoutMs / 60_000} min`, policy);
       log({ msg: 'render timed out', jobId: id });
     }
     // 2. Free capacity, counted from the table.
@@ -183,24 +184,24 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
                                 order by job_priority_rank(priority), created_at, id) as pool_rank
            from jobs
            where status = 'queued'
-             and (retry_count = 0 or updated_at <= now() - make_interval(secs => $3))
+             and (next_attempt_at is null or next_attempt_at <= now())
          ), picked as (
            select id from candidates where renderer <> 'manim' or pool_rank <= $2
            order by job_priority_rank(priority), created_at, id limit $1
          )
          update jobs j set status = 'processing', started_at = now(), claimed_at = now(),
-           attempt = j.retry_count + 1
+           next_attempt_at = null, attempt = j.retry_count + 1
          from picked where j.id = picked.id and j.status = 'queued'
          returning j.id, j.renderer, j.job_type, j.payload, j.attempt, j.claimed_at::text as claimed_at,
            j.priority, j.created_at`,
-        [free, manimFree, policy.retryIntervalMs / 1000],
+        [free, manimFree],
       );
       claimed = rows;
     }
     if (claimed.length || timedOut.rows.length) await updatePositions();
     for (const job of claimed) {
       const abort = new AbortController();
-      const done = render(job, abort, policy.maxAttempts).finally(() => {
+      const done = render(job, abort, policy).finally(() => {
         if (running.get(job.id)?.abort === abort) running.delete(job.id);
       });
       running.set(job.id, { abort, done });

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -23,6 +23,35 @@ export interface WorkerProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/**
+ * A worker entry compiled to one JavaScript file (dependencies stay in node_modules), so the
+ * measured process runs compiled code as production does, without a TypeScript loader's cost.
+ * Written under .data/ (inside the project, so node_modules resolve); built once per path.
+ */
+const compiled = new Map<string, Promise<string>>();
+export function compileEntry(entry: string): Promise<string> {
+  let out = compiled.get(entry);
+  if (!out) {
+    const file = path.join(ROOT, '.data', 'bench-build', `${path.basename(entry, '.ts')}.js`);
+    out = import('esbuild').then(async ({ build }) => {
+      await build({
+        entryPoints: [path.join(ROOT, entry)],
+        outfile: file,
+        bundle: true,
+        packages: 'external',
+        platform: 'node',
+        target: 'node20',
+        format: 'cjs',
+        logLevel: 'error',
+      });
+      return file;
+    });
+    compiled.set(entry, out);
+  }
+  return out;
+}
+
+/** `script`: a TypeScript entry (run with tsx) or a compiled .js file (see compileEntry). */
 export function startWorkerProcess(
   script: string,
   args: string[],
@@ -30,7 +59,8 @@ export function startWorkerProcess(
   readyMsg: string,
   timeoutMs = 60_000,
 ): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const entry = script.endsWith('.js') ? [script] : ['--import', 'tsx', script];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -80,6 +110,21 @@ export function startWorkerProcess(
 }
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** The Temporal dev server serving `address` (host:port), found by its command line; null if not here. */
+export function temporalServerPid(address: string): number | null {
+  const port = address.split(':').pop();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (args.includes('start-dev') && args[args.indexOf('--port') + 1] === port) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
 
 export function procUsage(pid: number): { peakRssMb: number; rssMb: number; cpuSeconds: number } | null {
   try {

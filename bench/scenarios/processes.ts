@@ -4,6 +4,8 @@
  * and resources (peak RSS and CPU seconds of the worker process per 1,000 jobs).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { submitJob } from '../../src/client/submit';
 import { bullmqProducer } from '../baselines/bullmq';
 import type { WorkerMainConfig } from '../baselines/worker-main';
@@ -11,7 +13,7 @@ import type { BenchDb, Sims } from '../lib/infra';
 import { REDIS, completedCount, openBenchDb, sleep, startSims, waitUntil } from '../lib/infra';
 import { benchJob, jobMix } from '../lib/jobs';
 import type { BenchJob } from '../lib/jobs';
-import { startWorkerProcess } from '../lib/proc';
+import { ROOT, compileEntry, procUsage, startWorkerProcess, temporalServerPid } from '../lib/proc';
 import type { WorkerProcess } from '../lib/proc';
 import type { Column, ScenarioReport, SystemResult } from '../lib/report';
 import { computeRatios, skipped } from '../lib/report';
@@ -43,6 +45,11 @@ async function harness(
 ): Promise<Harness> {
   const urls = sims.urls;
   if (kind === 'temporal') {
+    // The worker runs with the image's Node options (its heap cap), as in production.
+    const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(
+      readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'),
+    )?.[1];
+    if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
     const env = {
       TEMPORAL_ADDRESS: ctx.env.address,
       TEMPORAL_NAMESPACE: 'default',
@@ -57,9 +64,11 @@ async function harness(
       SUPABASE_URL: '',
       SUPABASE_SERVICE_ROLE_KEY: '',
       METRICS_PORT: '',
+      NODE_OPTIONS: nodeOptions,
     };
+    const worker = await compileEntry('src/worker.ts');
     return {
-      spawn: () => startWorkerProcess('src/worker.ts', [], env, 'worker running'),
+      spawn: () => startWorkerProcess(worker, [], env, 'worker running'),
       submit: async (job) =>
         void (await submitJob(ctx.env.client, {
           id: job.id,
@@ -83,13 +92,9 @@ async function harness(
     redis: REDIS,
     prefix,
   };
+  const peerWorker = await compileEntry('bench/baselines/worker-main.ts');
   const spawn = () =>
-    startWorkerProcess(
-      'bench/baselines/worker-main.ts',
-      [kind],
-      { BENCH_WORKER_CONFIG: JSON.stringify(config) },
-      'ready',
-    );
+    startWorkerProcess(peerWorker, [kind], { BENCH_WORKER_CONFIG: JSON.stringify(config) }, 'ready');
   if (kind === 'old-poller')
     return { spawn, submit: (job) => insertQueuedJob(db.db, job), close: async () => undefined };
   const producer = await bullmqProducer({
@@ -262,12 +267,15 @@ const RESOURCE_COLUMNS: Column[] = [
   { key: 'heldRssMbAtMax', label: 'RSS MB, max jobs held' },
   { key: 'peakRssMb', label: 'peak RSS MB', ratio: true },
   { key: 'cpuSecondsPer1000', label: 'CPU s / 1,000 jobs', ratio: true },
+  { key: 'serverCpuSecondsPer1000', label: 'Temporal server CPU s / 1,000' },
   { key: 'drainJobsPerSecond', label: 'drain jobs/s', ratio: true },
   { key: 'jobs', label: 'jobs' },
 ];
 
 interface ResourcesFigures {
   heldRssMb: number | null;
+  /** This project only: the Temporal server's CPU over the same span (it runs on the same cores). */
+  serverCpuSecondsPer1000: number | null;
   peakRssMb: number | null;
   cpuSecondsPer1000: number | null;
   drainJobsPerSecond: number | null;
@@ -290,6 +298,8 @@ async function resourcesRun(ctx: BenchContext, kind: Kind, count: number): Promi
     worker = h.spawn();
     await worker.ready;
     await sleep(1000);
+    const serverPid = kind === 'temporal' ? temporalServerPid(ctx.env.address) : null;
+    const serverBefore = serverPid ? procUsage(serverPid) : null;
     const before = worker.usage();
     for (const sim of Object.values(sims.sims)) sim.hold();
     const jobs = jobMix({ count, durationMs: 0, seed: 31 });
@@ -317,11 +327,16 @@ async function resourcesRun(ctx: BenchContext, kind: Kind, count: number): Promi
     );
     const drainSeconds = (Date.now() - released) / 1000;
     const after = worker.usage();
+    const serverAfter = serverPid ? procUsage(serverPid) : null;
     if (!before || !held || !after) throw new Error(`${kind}: worker process exited during the run`);
     return {
       heldRssMb: round(held.rssMb, 0),
       peakRssMb: round(after.peakRssMb, 0),
       cpuSecondsPer1000: round(((after.cpuSeconds - before.cpuSeconds) * 1000) / count, 2),
+      serverCpuSecondsPer1000:
+        serverBefore && serverAfter
+          ? round(((serverAfter.cpuSeconds - serverBefore.cpuSeconds) * 1000) / count, 2)
+          : null,
       drainJobsPerSecond: round(count / drainSeconds, 1),
       jobs: count,
     };
@@ -365,7 +380,7 @@ export async function resourcesScenario(ctx: BenchContext): Promise<ScenarioRepo
     results['temporal-1s'] = {
       method: 'measured',
       figures,
-      note: `src/worker.ts as shipped (prebuilt workflow bundle); at ${max} jobs held: RSS ${atMax.heldRssMb} MB, peak ${atMax.peakRssMb} MB, ${atMax.cpuSecondsPer1000} CPU s / 1,000, drain ${atMax.drainJobsPerSecond} jobs/s`,
+      note: `src/worker.ts compiled, with the image's NODE_OPTIONS and a prebuilt workflow bundle; at ${max} jobs held: RSS ${atMax.heldRssMb} MB, peak ${atMax.peakRssMb} MB, ${atMax.cpuSecondsPer1000} CPU s / 1,000, drain ${atMax.drainJobsPerSecond} jobs/s`,
     };
     results['temporal-100ms'] = {
       method: 'measured',

@@ -40,6 +40,7 @@ import type { RenderJobInput } from '../shared/job-schema';
 import type { RenderProgress } from '../shared/messages';
 import { READ_MODEL_SEQ, generationOfSeq, generationSeqBase } from '../shared/read-model-seq';
 import { withTimeout } from '../util/with-timeout';
+import { errorMessage } from '../shared/error-message';
 
 const QUERY_TIMEOUT_MS = 10_000;
 /** Grants signalled at once by one delivery. */
@@ -149,7 +150,7 @@ export interface PublishResult {
 const ABNORMAL_CLOSE = `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND (ExecutionStatus = 'Terminated' OR ExecutionStatus = 'TimedOut')`;
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 export function createAdmissionActivities({ client, store, renderers }: AdmissionActivityDeps) {

@@ -7,13 +7,18 @@
 import { Context, log as activityLog } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { requestAdmission } from '../client/admission';
-import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
 import type { PermitRequest } from '../shared/admission-queue';
-import { RenderJobInputSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
+import {
+  DEFAULT_RENDER_POLICY,
+  RenderJobInputSchema,
+  describeZodError,
+  renderPolicyOf,
+} from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
 import type { JobStore } from '../store/job-store';
 import { withTimeout } from '../util/with-timeout';
 import { logTransition } from './read-model';
+import { errorMessage } from '../shared/error-message';
 
 export interface EnterQueueInput {
   /** The workflow's input as it arrived: checked here, not in the sandbox. */
@@ -43,28 +48,19 @@ const READ_MODEL_WAIT_MS = 3_000;
 
 export function createEnterQueueActivities({ client, store }: EnterQueueDeps) {
   async function readPolicy(): Promise<RenderPolicy> {
-    const defaults: RenderPolicy = {
-      jobTimeoutMinutes: DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
-      retryIntervalMinutes: DEFAULT_QUEUE_CONFIG.retryIntervalMinutes,
-      maxAttempts: DEFAULT_QUEUE_CONFIG.maxAttempts,
-    };
     try {
       const row = await withTimeout(store.readQueueConfig(), READ_MODEL_WAIT_MS, 'policy read timed out');
-      const parsed = RenderPolicySchema.safeParse({
-        jobTimeoutMinutes: row.jobTimeoutMinutes,
-        retryIntervalMinutes: row.retryIntervalMinutes,
-        maxAttempts: row.maxAttempts,
-      });
-      if (parsed.success) return parsed.data;
+      const read = renderPolicyOf(row);
+      if ('policy' in read) return read.policy;
       activityLog.warn('job_queue_config has an invalid render policy; using defaults', {
-        error: describeZodError(parsed.error),
+        error: read.invalid,
       });
     } catch (err) {
       activityLog.warn('could not read the render policy; using defaults', {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
-    return defaults;
+    return DEFAULT_RENDER_POLICY;
   }
 
   async function writeQueued(queued: JobTransition): Promise<boolean> {
@@ -80,7 +76,7 @@ export function createEnterQueueActivities({ client, store }: EnterQueueDeps) {
     } catch (err) {
       activityLog.warn('could not write the queued row; the workflow will', {
         jobId: queued.jobId,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return false;
     }

@@ -3,9 +3,13 @@
  * queue, never in a render slot.
  */
 import { ApplicationFailure, log as activityLog } from '@temporalio/activity';
-import { DEFAULT_QUEUE_CONFIG } from '../shared/constants';
 import { READ_MODEL_REJECTED } from '../shared/errors';
-import { JobTransitionSchema, RenderPolicySchema, describeZodError } from '../shared/job-schema';
+import {
+  DEFAULT_RENDER_POLICY,
+  JobTransitionSchema,
+  describeZodError,
+  renderPolicyOf,
+} from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
 import type { Logger } from '@temporalio/common';
 import type { JobStore } from '../store/job-store';
@@ -57,20 +61,12 @@ export function createReadModelActivities({ store }: ReadModelDeps) {
 
     /** The retry interval, timeout and attempts a job starts with, from `job_queue_config`. */
     async loadRenderPolicy(): Promise<RenderPolicy> {
-      const row = await store.readQueueConfig();
-      const parsed = RenderPolicySchema.safeParse({
-        jobTimeoutMinutes: row.jobTimeoutMinutes,
-        retryIntervalMinutes: row.retryIntervalMinutes,
-        maxAttempts: row.maxAttempts,
+      const read = renderPolicyOf(await store.readQueueConfig());
+      if ('policy' in read) return read.policy;
+      activityLog.warn('job_queue_config has an invalid render policy; using defaults', {
+        error: read.invalid,
       });
-      if (!parsed.success) {
-        activityLog.warn('job_queue_config has an invalid render policy; using defaults', {
-          error: describeZodError(parsed.error),
-        });
-        const { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts } = DEFAULT_QUEUE_CONFIG;
-        return { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts };
-      }
-      return parsed.data;
+      return DEFAULT_RENDER_POLICY;
     },
   };
 }

@@ -48,6 +48,7 @@ export type {
   RenderProgressUpdate,
 } from '../renderers/contract';
 import { withTimeout } from '../util/with-timeout';
+import { errorMessage } from '../shared/error-message';
 
 export interface RenderActivityDeps {
   renderers: Record<Renderer, RendererAdapter>;
@@ -524,7 +525,7 @@ class ProgressReporter {
 }
 
 function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return errorMessage(error);
 }
 
 function asError(error: unknown): Error | undefined {

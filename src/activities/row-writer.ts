@@ -13,6 +13,7 @@ import type { JobStore } from '../store/job-store';
 import { JobStoreConstraintError } from '../store/job-store';
 import { withTimeout } from '../util/with-timeout';
 import { logTransition } from './read-model';
+import { errorMessage } from '../shared/error-message';
 
 export interface RowWriterOptions {
   store: Pick<JobStore, 'applyTransition'>;
@@ -100,7 +101,7 @@ export class RowWriter {
           log.warn('read model write failed; trying again while the render runs', {
             ...fields,
             status: transition.status,
-            error: error instanceof Error ? error.message : String(error),
+            error: errorMessage(error),
           });
         }
         await new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ import { DEFAULT_QUEUE_CONFIG, LIMITS } from '../shared/constants';
 import { QueueConfigSchema, type QueueConfig } from '../shared/job-schema';
 import { assertValidTimeZone, effectiveCaps, type EffectiveCaps } from './peak-hours';
 import { withTimeout } from '../util/with-timeout';
+import { errorMessage } from '../shared/error-message';
 
 export interface ConfigLogger {
   info(message: string, meta?: Record<string, unknown>): void;
@@ -71,7 +72,7 @@ const sameCaps = (a: EffectiveCaps, b: EffectiveCaps): boolean =>
   a.total === b.total && a.manim === b.manim && a.peak === b.peak;
 
 function errorText(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
+  const text = errorMessage(err);
   return text.length > 200 ? `${text.slice(0, 197)}...` : text;
 }
 

@@ -12,7 +12,7 @@ export interface CommandContext {
   store: () => Promise<JobStore>;
   /** Whether a shared database is configured (DATABASE_URL or SUPABASE_URL). */
   hasStore: () => boolean;
-  /** Injectable clock and sleep, so `watch` can be tested. */
+  /** Injectable clock, so `watch` can be tested. */
   now?: () => Date;
   isTTY?: boolean;
 }

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { InvalidSubmissionError, submitJob, validateSubmission } from '../client/submit';
-import { errorMessage } from '../util/error-message';
+import { errorMessage } from '../shared/error-message';
 import { EXIT, UsageError } from './io';
 import type { CommandContext } from './context';
 

@@ -6,6 +6,7 @@
 import { INTAKE_BATCH_SIZE, runIntakeBatch } from './intake-batch';
 import type { IntakeDeps } from './intake-batch';
 import type { WakeupLogger } from './wakeups';
+import { errorMessage } from '../shared/error-message';
 
 export interface IntakeRunnerOptions extends IntakeDeps {
   logger: WakeupLogger;
@@ -57,7 +58,7 @@ export class IntakeRunner {
       } catch (err) {
         // Claimed rows come back after 2 minutes; the safety sweep or the next insert retries.
         this.options.logger.warn('intake on insert failed; the rows are taken up again later', {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
       }
     } while (this.again && !this.stopped);

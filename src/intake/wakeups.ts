@@ -5,12 +5,13 @@
  * carries nothing: intake claims whatever is waiting, so a missed or doubled one costs nothing,
  * and the safety sweep catches anything a broken connection let through.
  */
-import { createClient } from '@supabase/supabase-js';
+import { supabaseJs } from '../store/supabase-js';
 import type { SupabaseClientOptions } from '@supabase/supabase-js';
 import type { PGlite } from '@electric-sql/pglite';
 import { Client as PgClient } from 'pg';
 import WebSocket from 'ws';
 import { PG_TIMEOUTS, redactDatabaseUrl } from '../store/open-store';
+import { errorMessage } from '../shared/error-message';
 
 /** The channel of the `jobs_notify_intake` trigger (supabase/migrations). */
 export const INTAKE_CHANNEL = 'render_queue_intake';
@@ -32,7 +33,7 @@ const RECONNECT_MIN_MS = 1_000;
 const RECONNECT_MAX_MS = 30_000;
 
 function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }
 
 /** LISTEN on a connection of its own (a pool hands connections around; a listener must keep one). */
@@ -118,7 +119,7 @@ type RealtimeTransport = NonNullable<NonNullable<SupabaseClientOptions<'public'>
  * Realtime rejoins on its own after a drop; each (re)join wakes intake to catch up.
  */
 export function realtimeWakeups(url: string, serviceRoleKey: string, logger: WakeupLogger): IntakeWakeups {
-  const supabase = createClient(url, serviceRoleKey, {
+  const supabase = supabaseJs().createClient(url, serviceRoleKey, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     // Node 20 has no global WebSocket.
     realtime: { transport: WebSocket as unknown as RealtimeTransport },

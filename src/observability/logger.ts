@@ -65,7 +65,10 @@ export class JsonLogger implements Logger {
   }
 }
 
-function jsonSafe(_key: string, value: unknown): unknown {
+function jsonSafe(key: string, value: unknown): unknown {
+  // The SDK puts an activity's task token in its log context; whoever holds the token can
+  // complete or fail the activity, so it never reaches a log (the workflow and activity ids do).
+  if (key === 'taskToken') return undefined;
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Error) return { name: value.name, message: value.message };
   return value;

@@ -21,6 +21,7 @@ import { NON_RETRYABLE_RENDER_ERRORS, RENDER_ERROR } from '../shared/errors';
 import type { RenderActivityInput } from '../renderers/contract';
 import type { JobStore } from '../store/job-store';
 import { withTimeout } from '../util/with-timeout';
+import { errorMessage } from '../shared/error-message';
 
 /** What the read model says about the queue, sampled at scrape time. */
 export interface QueueStatsSample {
@@ -401,7 +402,7 @@ export function sdkMetricsText(url: string, timeoutMs = 2_000): () => Promise<st
       if (!response.ok) return `# temporal sdk metrics unavailable: HTTP ${response.status}\n`;
       return await response.text();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = errorMessage(error);
       return `# temporal sdk metrics unavailable: ${reason.replace(/\s+/g, ' ')}\n`;
     }
   };
@@ -440,7 +441,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
         (error: unknown) =>
           res
             .writeHead(500, { 'content-type': 'text/plain' })
-            .end(`metrics failed: ${error instanceof Error ? error.message : String(error)}\n`),
+            .end(`metrics failed: ${errorMessage(error)}\n`),
       );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

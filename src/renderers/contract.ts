@@ -1,5 +1,6 @@
 /**
- * The one HTTP contract every render backend speaks (DESIGN.md, "Contracts"), plus the render
+ * The one HTTP contract every render backend speaks (POST /render, GET and DELETE
+ * /render/:renderId; the schemas below are its definition), plus the render
  * activity's input, outcome, progress and heartbeat shapes. Every renderer answer is parsed with
  * these schemas: a renderer is another team's deploy, and a bad deploy must fail loudly and
  * retryably rather than surface as `undefined` deep in the activity.

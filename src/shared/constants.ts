@@ -144,11 +144,13 @@ export const LIMITS = {
 /** What one worker process keeps in memory. */
 export const WORKER_LIMITS = {
   /**
-   * Workflows kept in the workflow Worker's cache. A waiting job sits in it until its grant; one
-   * evicted costs a replay of its short history when the grant comes. This bounds memory at any
-   * backlog (the SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
+   * Workflows kept in the workflow Worker's cache (~0.7 MB each: every workflow has its own copy
+   * of the bundle's module state). A waiting job sits in it until its grant; one evicted costs a
+   * replay of its ~20-event history when the grant comes. 100 covers every running render (the
+   * caps are 15 at most) and admission many times over, and bounds memory at any backlog (the
+   * SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
    */
-  cachedWorkflows: 250,
+  cachedWorkflows: 100,
   /** A queue of an earlier version only drains: a small cache will do. */
   legacyCachedWorkflows: 20,
 } as const;

@@ -7,7 +7,7 @@
  * fix it); anything else (network, 5xx, timeout, a missing function) is a plain Error naming the
  * operation and the Supabase host, which the sync activity retries. The key never appears in them.
  */
-import { createClient } from '@supabase/supabase-js';
+import { supabaseJs } from './supabase-js';
 import type { SupabaseClient, SupabaseClientOptions } from '@supabase/supabase-js';
 import { describeZodError, JobTransitionSchema } from '../shared/job-schema';
 import type { JobRow, JobTransition, QueueConfig, QueueStats } from '../shared/job-schema';
@@ -114,7 +114,7 @@ export class SupabaseJobStore implements JobStore {
     if (!options.serviceRoleKey) throw new Error('SUPABASE_SERVICE_ROLE_KEY is required');
     this.host = parsed.host;
     this.secret = options.serviceRoleKey;
-    this.client = createClient(options.url, options.serviceRoleKey, {
+    this.client = supabaseJs().createClient(options.url, options.serviceRoleKey, {
       auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
       global: { fetch: fetchWithTimeout(options.timeoutMs ?? SUPABASE_REQUEST_TIMEOUT_MS) },
       realtime: { transport: NoRealtimeTransport as unknown as RealtimeTransport },

@@ -155,8 +155,12 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
           ...permits,
           ...createEnterQueueActivities({ client: options.client, store: options.store }),
         },
+        // This Worker polls no activity queue: render and sync activities have Workers of their own.
         enableNonLocalActivities: false,
+        // Bounded, so memory is flat at any backlog (see WORKER_LIMITS).
         maxCachedWorkflows,
+        // One Worker runs every workflow type, so one isolate (~50-65 MB) per process; the SDK's
+        // defaults (reused V8 context, one workflow thread) are what a 2-core container wants.
       });
     workers.push(await workflowWorker(WORKFLOW_TASK_QUEUE, WORKER_LIMITS.cachedWorkflows));
     for (const queue of await legacyQueuesInUse(options.client)) {

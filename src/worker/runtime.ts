@@ -35,6 +35,7 @@ import { admissionConfigChangedSignal } from '../shared/admission-messages';
 import { createWorkerSet } from './create-workers';
 import { startLocalCapacity } from './local-capacity';
 import type { WorkerSet } from './create-workers';
+import { errorMessage } from '../shared/error-message';
 
 /** The SDK Runtime's own Prometheus exporter; only our metrics server (METRICS_PORT) reads it. */
 export const SDK_METRICS_ADDRESS = '127.0.0.1:9465';
@@ -45,13 +46,18 @@ export const SDK_METRICS_ADDRESS = '127.0.0.1:9465';
  */
 export function installRuntime(env: Pick<Env, 'LOG_LEVEL' | 'METRICS_PORT'>, logger: JsonLogger): void {
   Runtime.install({
+    // One log format for the SDK's lines and ours, through the redactor.
     logger: new DefaultLogger(env.LOG_LEVEL, (entry) => logger.log(entry.level, entry.message, entry.meta)),
     telemetryOptions: {
+      // Core logs warnings only: its per-task INFO/DEBUG lines would cost CPU on every activation.
       logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+      // The exporter (a Rust HTTP server and metric buffers) runs only when metrics are scraped.
       ...(env.METRICS_PORT === undefined
         ? {}
         : { metrics: { prometheus: { bindAddress: SDK_METRICS_ADDRESS, useSecondsForDurations: true } } }),
     },
+    // Left at the SDK's defaults on purpose: the shutdown signals (SIGINT, SIGTERM drain the
+    // Workers) and the Core's own thread pool, which two cores do not need resized.
   });
 }
 
@@ -107,7 +113,7 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
         .signal(admissionConfigChangedSignal)
         .catch((err: unknown) =>
           logger.warn('could not tell admission about the config change', {
-            error: err instanceof Error ? err.message : String(err),
+            error: errorMessage(err),
           }),
         );
     },

@@ -44,6 +44,7 @@ import {
 } from '../shared/admission-messages';
 import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
 import type { AdmissionActivities, PermitActivities } from '../activities/admission';
+import { errorMessage } from '../shared/error-message';
 
 export interface AdmissionOptions {
   /** Continue-as-new at this many history events (default ADMISSION_LIMITS.historyLimit). */
@@ -259,7 +260,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       }
     } catch (err) {
       log.warn('job_queue_config unreadable; keeping the last good caps', {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
   }
@@ -280,7 +281,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       reconciledUntil = result.checkedAt;
     } catch (err) {
       log.warn('admission reconciliation failed; retried next round', {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
   }
@@ -317,7 +318,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
         else if (republishes++ < MISSING_ROW_REPUBLISHES) publishedVersion = version - 1;
       } catch (err) {
         log.warn('queue positions not published; retried on the next change', {
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
         publishedVersion = version;
       }
@@ -342,7 +343,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       }
     } catch (err) {
       log.warn('could not ask running jobs to re-register', {
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
     recovering = false;

@@ -17,6 +17,7 @@ import {
 import { LIMITS, SYNC_TASK_QUEUE } from '../shared/constants';
 import { intakeSweepIntervalSignal } from '../shared/messages';
 import type { IntakeActivities, IntakeBatchResult } from '../activities/intake';
+import { errorMessage } from '../shared/error-message';
 
 export const INTAKE_BATCH_SIZE = LIMITS.intakeBatchSize;
 /** A backlog bigger than this is left to the next scheduled run, a few seconds later. */
@@ -75,7 +76,7 @@ export async function intakeSweep(input: IntakeSweepInput): Promise<void> {
       await intakeJobs();
     } catch (err) {
       // The activity already retried; the next sweep tries again.
-      log.warn('intake sweep failed', { error: err instanceof Error ? err.message : String(err) });
+      log.warn('intake sweep failed', { error: errorMessage(err) });
     }
     await sleep(intervalSeconds * 1000);
   }

@@ -10,7 +10,7 @@ import { bullmqProducer, startBullmqWorkers } from '../../bench/baselines/bullmq
 import { startOldPoller } from '../../bench/baselines/old-poller';
 import { completedCount, openBenchDb, REDIS, startSims, waitUntil } from '../../bench/lib/infra';
 import type { BenchDb, Sims } from '../../bench/lib/infra';
-import { jobMix, poolOf } from '../../bench/lib/jobs';
+import { benchJob, jobMix, poolOf } from '../../bench/lib/jobs';
 import type { BenchJob } from '../../bench/lib/jobs';
 import { countOrdering } from '../../bench/lib/ordering';
 import { insertQueuedJob } from '../../bench/systems/peers';
@@ -120,6 +120,47 @@ describe('benchmark baselines play by the same rules', () => {
       [job!.id],
     );
     expect(rows[0]?.retry_count).toBe(1);
+  });
+
+  it('old poller: a job waiting to retry is claimed after its interval even while every change rewrites the queue', async () => {
+    // Inserted first, so it is first in order once its retry time has come.
+    const failing = { ...benchJob('revideo', 'high', 100) };
+    failing.payload = { simulate: { ...failing.payload.simulate, failTimes: 1 } as never };
+    const others = jobMix({ count: 40, durationMs: 150, seed: 9 }).map((j) => ({
+      ...j,
+      priority: 'low' as const,
+    }));
+    const poller = await startOldPoller({
+      db: db.db,
+      renderers: createRenderers(sims.urls),
+      intervalMs: 50,
+      renderPollMs: 25,
+      retryIntervalMs: 500,
+      paused: true,
+    });
+    try {
+      await insertQueuedJob(db.db, failing);
+      for (const job of others) await insertQueuedJob(db.db, job);
+      poller.resume();
+      await waitUntil(
+        'every job to complete',
+        async () =>
+          (await completedCount(db.db, [failing.id, ...others.map((j) => j.id)])) === others.length + 1,
+        30_000,
+      );
+    } finally {
+      await poller.stop();
+    }
+    // The full position rewrite after every claim and completion touches every queued row; the
+    // retry gate must not move with it, or the retry waits for the queue to empty.
+    const secondAttempt = sims.sims.revideo
+      .stats()
+      .started.find((s) => s.jobId === failing.id && s.attempt === 2);
+    const lastOther = Math.max(
+      ...others.map((j) => sims.sims[j.renderer].stats().started.find((s) => s.jobId === j.id)!.at),
+    );
+    expect(secondAttempt).toBeDefined();
+    expect(secondAttempt!.at).toBeLessThan(lastOther);
   });
 
   it('BullMQ: saturated, it keeps Manim 4 / general 6 (10 total) and starts by priority, then age', async () => {

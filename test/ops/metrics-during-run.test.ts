@@ -106,4 +106,10 @@ test('the worker logs one structured line per job transition with job id, workfl
     });
   }
   expect(transitions.some((entry) => entry.status === 'completed')).toBe(true);
+  // Activity lines name the workflow and the activity; never the task token, which would let
+  // anyone reading the logs complete the activity.
+  const activityLines = logLines.filter((line) => line.includes('"sdkComponent":"activity"'));
+  expect(activityLines.length).toBeGreaterThan(0);
+  for (const line of activityLines) expect(JSON.parse(line)).toHaveProperty('activityId');
+  expect(logLines.filter((line) => line.includes('taskToken'))).toEqual([]);
 });

@@ -1,4 +1,4 @@
-/** The one-line message of anything thrown. */
+/** The message of anything thrown (pure: workflows use it too). */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
