@@ -20,7 +20,12 @@ import {
   ensureIntakeSweep,
 } from '../src/client/intake-sweep';
 import { submitJob } from '../src/client/submit';
-import { ADMISSION_WORKFLOW_ID, LIMITS, WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE } from '../src/shared/constants';
+import {
+  ADMISSION_WORKFLOW_ID,
+  LIMITS,
+  SERVICE_WORKFLOW_TASK_QUEUE,
+  WORKFLOW_TYPE,
+} from '../src/shared/constants';
 import { admissionConfigChangedSignal } from '../src/shared/admission-messages';
 import { PROJECT_ROOT } from '../src/dev/tool-paths';
 import { admissionIdle, startStack } from '../test/helpers/stack';
@@ -39,7 +44,7 @@ async function saveHistory(dir: string, name: string, handle: WorkflowHandle): P
 /** One intake run, as the schedule starts it (`batchSize` smaller than the default to show batching). */
 async function runIntake(client: Client, batchSize?: number): Promise<WorkflowHandle> {
   const handle = await client.workflow.start(WORKFLOW_TYPE.intake, {
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: SERVICE_WORKFLOW_TASK_QUEUE,
     workflowId: `${INTAKE_WORKFLOW_ID_PREFIX}record-${randomUUID()}`,
     args: batchSize === undefined ? [] : [batchSize],
     workflowRunTimeout: '5m',

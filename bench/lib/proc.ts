@@ -58,9 +58,10 @@ export function startWorkerProcess(
   env: Record<string, string>,
   readyMsg: string,
   timeoutMs = 60_000,
+  nodeArgs: string[] = [],
 ): WorkerProcess {
   const entry = script.endsWith('.js') ? [script] : ['--import', 'tsx', script];
-  const child = spawn(process.execPath, [...entry, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, ...entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -4,7 +4,7 @@
  */
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { ADMISSION_WORKFLOW_ID, PRIORITY_KEY, WORKFLOW_TASK_QUEUE } from '../shared/constants';
+import { ADMISSION_WORKFLOW_ID, PRIORITY_KEY, SERVICE_WORKFLOW_TASK_QUEUE } from '../shared/constants';
 import { jobAdmissionQuery, permitRequestSignal } from '../shared/admission-messages';
 import type { PermitRequest } from '../shared/admission-queue';
 import type { JobAdmission } from '../shared/admission-messages';
@@ -17,7 +17,7 @@ export function admissionStartOptions(options?: AdmissionOptions) {
   const input: AdmissionInput = { version: 1, ...(options ? { options } : {}) };
   return {
     workflowId: ADMISSION_WORKFLOW_ID,
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: SERVICE_WORKFLOW_TASK_QUEUE,
     args: [input] as [AdmissionInput],
     // Its workflow tasks gate every render start: first in line wherever tasks queue up.
     priority: { priorityKey: PRIORITY_KEY.high },

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ScheduleNotFoundError, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
-import { PRIORITY_KEY, WORKFLOW_TASK_QUEUE } from '../shared/constants';
+import { PRIORITY_KEY, SERVICE_WORKFLOW_TASK_QUEUE } from '../shared/constants';
 import { intakeSweepIntervalSignal } from '../shared/messages';
 import type { IntakeRunResult, intakeJobs, intakeSweep } from '../workflows/intake';
 
@@ -29,7 +29,7 @@ export async function ensureIntakeSweep(client: Client, opts: IntakeSweepOptions
     await client.workflow.start<typeof intakeSweep>('intakeSweep', {
       workflowId: INTAKE_SWEEP_WORKFLOW_ID,
       // High priority: intake must not wait behind a backlog of low jobs.
-      taskQueue: WORKFLOW_TASK_QUEUE,
+      taskQueue: SERVICE_WORKFLOW_TASK_QUEUE,
       priority: { priorityKey: PRIORITY_KEY.high },
       args: [{ version: 1, intervalSeconds }],
       workflowIdConflictPolicy: 'USE_EXISTING',
@@ -52,7 +52,7 @@ export async function ensureIntakeSweep(client: Client, opts: IntakeSweepOptions
 /** Runs intake once now and waits for it (the CLI's `render-queue intake --once`). */
 export async function runIntakeOnce(client: Client): Promise<IntakeRunResult> {
   return client.workflow.execute<typeof intakeJobs>('intakeJobs', {
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: SERVICE_WORKFLOW_TASK_QUEUE,
     workflowId: `${INTAKE_WORKFLOW_ID_PREFIX}manual-${randomUUID()}`,
     args: [],
     workflowRunTimeout: '5m',

@@ -58,7 +58,7 @@ export async function submitJob(
   const workflowId = renderJobWorkflowId(input.jobId);
   const options = {
     workflowId,
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: WORKFLOW_TASK_QUEUE[input.priority],
     args: [input] as [RenderJobInput],
     // Native priority orders this job's workflow and render tasks on the server; activities inherit it.
     priority: { priorityKey: PRIORITY_KEY[input.priority] },

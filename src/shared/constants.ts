@@ -35,22 +35,19 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 /**
- * The one workflow task queue: job workflows, admission and the intake sweep. Temporal's priority
- * key orders its tasks (admission and high jobs first), so a backlog of low jobs never delays a
- * high one, and one Worker serves it: a Worker that runs workflows is a V8 isolate of its own
- * (~50 MB), and one per priority would cost a worker process more than its whole workload.
+ * Workflow task queues, one per priority (the design's split), so a backlog of low jobs never
+ * delays a high one; Temporal's priority keys order tasks within each. Admission and the intake
+ * sweep run on the high queue with the high key: a fourth queue would cost every worker process
+ * a fourth workflow Worker, and with it a V8 isolate of its own (~50 MB).
  */
-export const WORKFLOW_TASK_QUEUE = 'render-workflows';
-
-/**
- * The per-priority queues job workflows ran on before; a worker serves one while workflows started
- * there still run (see create-workers.ts), so an upgrade strands none.
- */
-export const LEGACY_WORKFLOW_TASK_QUEUES: Record<Priority, string> = {
+export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
   high: 'render-jobs-high',
   medium: 'render-jobs-medium',
   low: 'render-jobs-low',
 };
+
+/** Where the admission workflow and the intake sweep run. */
+export const SERVICE_WORKFLOW_TASK_QUEUE = WORKFLOW_TASK_QUEUE.high;
 
 /** Render activity queues: Manim is expensive and has its own cap, so it gets its own queue. */
 export const RENDER_TASK_QUEUE = {
@@ -144,15 +141,13 @@ export const LIMITS = {
 /** What one worker process keeps in memory. */
 export const WORKER_LIMITS = {
   /**
-   * Workflows kept in the workflow Worker's cache (~0.7 MB each: every workflow has its own copy
-   * of the bundle's module state). A waiting job sits in it until its grant; one evicted costs a
-   * replay of its ~20-event history when the grant comes. 100 covers every running render (the
-   * caps are 15 at most) and admission many times over, and bounds memory at any backlog (the
-   * SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
+   * Workflows kept in each workflow Worker's cache (one Worker per priority queue; ~0.7 MB each:
+   * every workflow has its own copy of the bundle's module state). A waiting job sits in it until
+   * its grant; one evicted costs a replay of its ~20-event history when the grant comes. 40 per
+   * queue covers every running render (the caps are 15 at most) and admission, and bounds memory
+   * at any backlog (the SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
    */
-  cachedWorkflows: 100,
-  /** A queue of an earlier version only drains: a small cache will do. */
-  legacyCachedWorkflows: 20,
+  cachedWorkflowsPerQueue: 40,
 } as const;
 
 /** The admission workflow's own rhythm; tests shorten some of them through its input. */

@@ -2,10 +2,9 @@
  * Builds every Temporal Worker of one worker process. Shared by `src/worker.ts` (production),
  * the demo and the tests, so tests exercise the same wiring that ships.
  */
-import { withTimeout } from '../util/with-timeout';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { Duration, Logger } from '@temporalio/common';
+import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
 import { createAdmissionActivities, createPermitActivities } from '../activities/admission';
@@ -18,7 +17,6 @@ import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import { RENDER_WORKER_POLLERS, renderWorkerTuner } from '../capacity/capacity-limiter';
 import { ensureAdmission } from '../client/admission';
 import {
-  LEGACY_WORKFLOW_TASK_QUEUES,
   LIMITS,
   RENDER_TASK_QUEUE,
   SYNC_TASK_QUEUE,
@@ -42,8 +40,6 @@ export interface WorkerSetOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Which parts this process runs; all by default. */
   roles?: { workflows?: boolean; renderQueues?: RenderQueue[]; sync?: boolean };
-  /** Start-up notes (a legacy queue being served). */
-  logger?: Pick<Logger, 'info'>;
   /** Options the admission workflow starts with, if this process is the one that starts it (tests). */
   admissionOptions?: AdmissionOptions;
   shutdownGraceTime?: Duration;
@@ -70,30 +66,6 @@ export function workflowBundle(): Promise<WorkflowBundleOption> {
     logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
   }).then((bundle) => ({ code: bundle.code }));
   return cachedBundle;
-}
-
-/**
- * The per-priority workflow queues of an earlier version that still have running workflows: a
- * worker started during an upgrade serves them until it restarts after they drained. Without
- * visibility (the time-skipping test server) nothing can have been started there.
- */
-const VISIBILITY_TIMEOUT_MS = 5_000;
-
-async function legacyQueuesInUse(client: Client): Promise<string[]> {
-  const inUse: string[] = [];
-  for (const queue of Object.values(LEGACY_WORKFLOW_TASK_QUEUES)) {
-    try {
-      const { count } = await withTimeout(
-        client.workflow.count(`TaskQueue = '${queue}' AND ExecutionStatus = 'Running'`),
-        VISIBILITY_TIMEOUT_MS,
-        'visibility count timed out',
-      );
-      if (count > 0) inUse.push(queue);
-    } catch {
-      // no visibility store, or none answering: a worker started later serves the queue
-    }
-  }
-  return inUse;
 }
 
 /** The last heartbeat details of a workflow's pending render activities, from the server. */
@@ -159,15 +131,12 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         enableNonLocalActivities: false,
         // Bounded, so memory is flat at any backlog (see WORKER_LIMITS).
         maxCachedWorkflows,
-        // One Worker runs every workflow type, so one isolate (~50-65 MB) per process; the SDK's
-        // defaults (reused V8 context, one workflow thread) are what a 2-core container wants.
+        // The SDK's defaults (one reused V8 context, one workflow thread per Worker) are what a
+        // 2-core container wants.
       });
-    workers.push(await workflowWorker(WORKFLOW_TASK_QUEUE, WORKER_LIMITS.cachedWorkflows));
-    for (const queue of await legacyQueuesInUse(options.client)) {
-      options.logger?.info('serving a legacy workflow task queue while its workflows run', {
-        taskQueue: queue,
-      });
-      workers.push(await workflowWorker(queue, WORKER_LIMITS.legacyCachedWorkflows));
+    // One per priority queue (the design's split); each is a V8 isolate of its own.
+    for (const queue of Object.values(WORKFLOW_TASK_QUEUE)) {
+      workers.push(await workflowWorker(queue, WORKER_LIMITS.cachedWorkflowsPerQueue));
     }
   }
   // Render workers run renders; the sync worker runs `stopRender`, a job's cleanup call, which must

@@ -151,7 +151,6 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       limiter,
       ...(workflowBundle ? { workflowBundle } : {}),
       shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
-      logger,
     });
     workersRunning = () => workerSet.workers.every((worker) => worker.getState() === 'RUNNING');
     if (env.INTAKE_INTERVAL_SECONDS > 0) {

@@ -51,7 +51,7 @@ test('a valid submit prints the job id, starts its workflow, and --json gives th
   const jobId = text.stdout.trim();
   expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
   const description = await env.client.workflow.getHandle(`render-job-${jobId}`).describe();
-  expect(description.taskQueue).toBe('render-workflows');
+  expect(description.taskQueue).toBe('render-jobs-medium');
 
   const json = await runCli(['submit', '--type', 'doubt', '--id', jobId, '--payload', '{}', '--json'], {
     TEMPORAL_ADDRESS: address,
@@ -111,10 +111,10 @@ test('submit --file submits every line in one process, with a summary; a rerun s
   };
   expect(summary).toMatchObject({ submitted: 3, alreadySubmitted: 0, failed: 0 });
   expect(summary.jobs.map((j) => [j.line, j.jobId])).toEqual(ids.map((id, i) => [i + 1, id]));
-  for (const id of ids) {
-    const description = await env.client.workflow.getHandle(`render-job-${id}`).describe();
-    expect(description.taskQueue).toBe('render-workflows');
-  }
+  const queues = await Promise.all(
+    ids.map(async (id) => (await env.client.workflow.getHandle(`render-job-${id}`).describe()).taskQueue),
+  );
+  expect(queues).toEqual(['render-jobs-high', 'render-jobs-medium', 'render-jobs-medium']);
   const again = await runCli(['submit', '--file', file], { TEMPORAL_ADDRESS: address });
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/submitted 0, already submitted 3, failed 0 \(of 3 jobs\)/);

@@ -18,7 +18,7 @@ import { RENDER_TASK_QUEUE, WORKFLOW_TASK_QUEUE } from '../../src/shared/constan
 
 const ROOT = join(__dirname, '..', '..');
 const COMPOSE_FILE = 'docker-compose.temporal.yml';
-const RENDER_QUEUES = [...Object.values(RENDER_TASK_QUEUE), WORKFLOW_TASK_QUEUE];
+const RENDER_QUEUES = [...Object.values(RENDER_TASK_QUEUE), ...Object.values(WORKFLOW_TASK_QUEUE)];
 
 function composeAvailable(): boolean {
   return spawnSync('docker-compose', ['version'], { stdio: 'ignore', timeout: 20_000 }).status === 0;

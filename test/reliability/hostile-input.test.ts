@@ -152,7 +152,7 @@ describe('the library (submitJob) on the dev server', () => {
     const jobId = randomUUID();
     const handle = await env.client.workflow.start('renderJob', {
       workflowId: renderJobWorkflowId(jobId),
-      taskQueue: WORKFLOW_TASK_QUEUE,
+      taskQueue: WORKFLOW_TASK_QUEUE.low,
       args: [
         {
           version: 1,
@@ -180,7 +180,7 @@ test('a workflow started around the library with a NUL in its payload still ends
   const jobId = randomUUID();
   const handle = await env.client.workflow.start('renderJob', {
     workflowId: renderJobWorkflowId(jobId),
-    taskQueue: WORKFLOW_TASK_QUEUE,
+    taskQueue: WORKFLOW_TASK_QUEUE.low,
     args: [
       {
         version: 1,
