@@ -14,6 +14,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   CancelledFailure,
+  condition,
   isCancellation,
   log,
   patched,
@@ -49,6 +50,9 @@ export const FLEET_ADMISSION_PATCH = 'fleet-admission';
  * by the workflow, which can still tell the renderer); they end an attempt nobody is running.
  */
 const ACTIVITY_TIMEOUT_BACKSTOP_MS = 2 * 60_000;
+
+/** How long a render the renderer acknowledged stopping gets to end its activity by itself (2 polls). */
+const STOPPED_RENDER_GRACE_MS = 2 * LIMITS.renderPollIntervalMs;
 
 /**
  * The job's first step, inside its first workflow task: the input checked, the policy read, the
@@ -230,8 +234,12 @@ class AttemptRunner {
       const end = async (why: 'timeout' | 'cancelled'): Promise<void> => {
         if (ending || over) return;
         ending = why;
-        await this.stopRender(attempt);
-        attemptScope.cancel();
+        const stopped = await this.stopRender(attempt);
+        // A render the renderer has stopped ends its activity at the next status poll: waiting
+        // for that spares the renderer a second DELETE and the server a cancel that crosses the
+        // activity's own end. Otherwise (no answer, no worker) cancel at once.
+        if (stopped) await condition(() => over, STOPPED_RENDER_GRACE_MS);
+        if (!over) attemptScope.cancel();
       };
       void timerScope
         .run(() => sleep(this.timeoutMs))
@@ -286,11 +294,17 @@ class AttemptRunner {
   }
 
   /** Best effort: the activity also tells the renderer when it is cancelled while running. */
-  private async stopRender(attempt: number): Promise<void> {
+  private async stopRender(attempt: number): Promise<boolean> {
     try {
-      await this.stop({ renderer: this.input.renderer, workflowId: workflowInfo().workflowId, attempt });
+      const { acknowledged } = await this.stop({
+        renderer: this.input.renderer,
+        workflowId: workflowInfo().workflowId,
+        attempt,
+      });
+      return acknowledged;
     } catch (err) {
       log.warn('could not tell the renderer to stop', { attempt, error: String(err) });
+      return false;
     }
   }
 }

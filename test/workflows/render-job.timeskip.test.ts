@@ -182,7 +182,9 @@ test('a renderer that stops answering fails the attempt after the poll tolerance
   const posts = stack.sims.manim.ledger.filter((c) => c.method === 'POST' && c.jobId === jobId);
   expect(posts.map((c) => c.attempt)).toEqual([1, 2]);
   const deletes = stack.sims.manim.ledger.filter((c) => c.method === 'DELETE' && c.jobId === jobId);
-  expect(deletes.map((c) => c.attempt)).toEqual([1]);
+  // Best effort against a renderer that does not answer: told at least once, attempt 1 only.
+  expect(deletes.length).toBeGreaterThanOrEqual(1);
+  expect(new Set(deletes.map((c) => c.attempt))).toEqual(new Set([1]));
   const row = await eventually('the row to show attempt 1 failed', async () => {
     const r = await stack.store.getJob(jobId);
     return r?.error ? r : undefined;
