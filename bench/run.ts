@@ -97,10 +97,15 @@ async function main(): Promise<void> {
       'old-poller-60s': oldPollerSystem('old-poller-60s', 60_000),
       'old-poller-1s': oldPollerSystem('old-poller-1s', 1000),
     };
+    const insertFactories: Partial<Record<SystemId, SystemFactory>> = {
+      'temporal-1s': temporalSystem(env, 'temporal-1s', 1000, 'insert'),
+      'temporal-100ms': temporalSystem(env, 'temporal-100ms', 100, 'insert'),
+    };
     const unavailable: Partial<Record<SystemId, string>> = {};
     if (args.size === 'smoke') {
       // The smoke size checks the plumbing in CI; the 100 ms variant doubles its longest part.
       delete factories['temporal-100ms'];
+      delete insertFactories['temporal-100ms'];
       unavailable['temporal-100ms'] = 'smoke size runs the production variant (temporal-1s) only';
     }
     if (redis.available) factories.bullmq = bullmqSystem();
@@ -113,6 +118,7 @@ async function main(): Promise<void> {
       sizes: SIZES[args.size],
       env,
       factories,
+      insertFactories,
       unavailable,
       bundlePath,
       postgres: postgresAvailable(),

@@ -61,6 +61,8 @@ export interface BenchContext {
   env: TestWorkflowEnvironment;
   /** Systems runnable here; a missing one (BullMQ without Redis) is reported as skipped. */
   factories: Partial<Record<SystemId, SystemFactory>>;
+  /** This project fed the frontend's way (a row inserted, intake wakes): the latency scenario's like-for-like path. */
+  insertFactories: Partial<Record<SystemId, SystemFactory>>;
   /** Why a system is missing. */
   unavailable: Partial<Record<SystemId, string>>;
   /** Prebuilt workflow bundle for worker processes (as production images ship it). */

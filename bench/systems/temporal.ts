@@ -3,7 +3,11 @@
  * CapacityLimiter (10/4), read-model sync on, jobs started with submitJob. Paused = caps 0, so
  * render tasks wait on the server in its own priority order until resume() sets 10/4.
  */
+import type { PGlite } from '@electric-sql/pglite';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { IntakeRunner } from '../../src/intake/intake-runner';
+import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
+import { insertQueuedJob } from './peers';
 import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
 import { submitJob } from '../../src/client/submit';
 import { createRenderers } from '../../src/renderers/adapters';
@@ -13,10 +17,15 @@ import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
 export const CAPS = { total: 10, manim: 4 };
 
+/**
+ * `via: 'insert'`: jobs arrive as the frontend sends them, a row inserted into `jobs`; intake
+ * wakes on the insert (LISTEN/NOTIFY) and submits, as in a worker process. `'api'`: submitJob.
+ */
 export function temporalSystem(
   env: TestWorkflowEnvironment,
   id: SystemId,
   pollIntervalMs: number,
+  via: 'api' | 'insert' = 'api',
 ): SystemFactory {
   return {
     id,
@@ -33,8 +42,20 @@ export function temporalSystem(
         shutdownGraceTime: '2s',
       });
       const running = workers.run();
+      const silent = { info() {}, warn() {}, error() {} };
+      const intake =
+        via === 'insert'
+          ? new IntakeRunner({ store: ctx.db.store, client: env.client, logger: silent })
+          : undefined;
+      const wakeups = intake
+        ? ctx.db.url
+          ? pgWakeups(ctx.db.url, silent)
+          : pgliteWakeups(ctx.db.db as unknown as PGlite)
+        : undefined;
+      if (intake && wakeups) await wakeups.start(() => intake.wake());
       return {
         submit: async (job: BenchJob) => {
+          if (via === 'insert') return insertQueuedJob(ctx.db.db, job);
           await submitJob(env.client, {
             id: job.id,
             jobType: job.jobType,
@@ -45,6 +66,8 @@ export function temporalSystem(
         },
         resume: async () => limiter.setCaps(CAPS),
         stop: async () => {
+          await wakeups?.stop();
+          await intake?.stop();
           workers.shutdown();
           await running;
         },

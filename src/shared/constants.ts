@@ -38,7 +38,7 @@ export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', '
  * Workflow task queues, one per priority (the design's split), so a backlog of low jobs never
  * delays a high one; Temporal's priority keys order tasks within each. Admission and the intake
  * sweep run on the high queue with the high key: a fourth queue would cost every worker process
- * a fourth workflow Worker, and with it a V8 isolate of its own (~50 MB).
+ * a fourth workflow Worker, and with it a V8 isolate of its own.
  */
 export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
   high: 'render-jobs-high',
@@ -141,8 +141,8 @@ export const LIMITS = {
 /** What one worker process keeps in memory. */
 export const WORKER_LIMITS = {
   /**
-   * Workflows kept in each workflow Worker's cache (one Worker per priority queue; ~0.7 MB each:
-   * every workflow has its own copy of the bundle's module state). A waiting job sits in it until
+   * Workflows kept in each workflow Worker's cache (one Worker per priority queue; each
+   * cached workflow has its own copy of the bundle's module state). A waiting job sits in it until
    * its grant; one evicted costs a replay of its ~20-event history when the grant comes. 40 per
    * queue covers every running render (the caps are 15 at most) and admission, and bounds memory
    * at any backlog (the SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).

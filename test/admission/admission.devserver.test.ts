@@ -88,6 +88,13 @@ async function fill(count: number, jobType: JobType = 'concept_explainer'): Prom
 
 /** Frees the oldest render in flight, one at a time, until `jobs` have all started; returns their start order. */
 async function releaseUntilStarted(jobs: Job[]): Promise<string[]> {
+  // A job joins admission's queue in its workflow's first task, just after its submit returned:
+  // admission can only order the jobs it has heard of, so release nothing before all are there.
+  await eventually('every job to wait in admission', async () => {
+    const snapshot = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
+    const queue = AdmissionQueue.decode(snapshot.queue);
+    return jobs.every((j) => queue.waitingEntry(j.jobId) !== undefined) || undefined;
+  });
   const ids = new Set(jobs.map((j) => j.jobId));
   const order = () => startedIds().filter((id) => ids.has(id));
   while (order().length < jobs.length) {
