@@ -19,16 +19,20 @@ function runSmoke(out: string): Promise<{ code: number | null; output: string }>
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let output = '';
-    const keep = (chunk: Buffer) => {
-      output = (output + chunk.toString()).slice(-20_000);
-    };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    // The tables are on stdout, kept whole; stderr (logs, the dev server's) only as a tail for
+    // a failure's message, so server chatter can never push a table out.
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-20_000);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS - 10_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, output });
+      resolve({ code, output: code === 0 ? stdout : `${stdout}\n--- stderr (tail) ---\n${stderr}` });
     });
   });
 }
