@@ -128,6 +128,7 @@ set search_path = public, pg_temp
 as $$
 declare
   v_row jobs%rowtype;
+  v_created boolean;
   v_new_generation boolean;
   v_new_attempt boolean;
 begin
@@ -172,8 +173,10 @@ begin
       coalesce((p_job ->> 'submittedAt')::timestamptz, now())
     )
     on conflict (id) do nothing;
+    -- Read before the next statement: PERFORM sets FOUND too, and would hide a conflict.
+    v_created := found;
     perform set_config('render_queue.service_write', '', true);
-    if found then
+    if v_created then
       return true;
     end if;
     -- Another writer created the row meanwhile: wait for it, then apply the usual guards.
