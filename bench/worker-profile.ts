@@ -8,13 +8,19 @@
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { submitJob } from '../src/client/submit';
 import { workflowBundle } from '../src/worker/create-workers';
 import { postgresAvailable } from '../test/helpers/db';
 import { devServerEnv } from '../test/helpers/temporal';
 import { completedCount, openBenchDb, sleep, startSims, waitUntil } from './lib/infra';
-import { jobMix } from './lib/jobs';
-import { ROOT, compileEntry, procUsage, startWorkerProcess, temporalServerPid } from './lib/proc';
+import { jobMix, submitBenchJob } from './lib/jobs';
+import {
+  ROOT,
+  compileEntry,
+  procUsage,
+  shippedWorkerEnv,
+  startWorkerProcess,
+  temporalServerPid,
+} from './lib/proc';
 import { round } from './lib/stats';
 
 interface ProfileNode {
@@ -68,27 +74,10 @@ async function main(): Promise<void> {
   const profileDir = mkdtempSync(path.join(os.tmpdir(), 'rq-worker-profile-'));
   const bundlePath = path.join(profileDir, 'workflow-bundle.js');
   writeFileSync(bundlePath, ((await workflowBundle()) as { code: string }).code);
-  const nodeOptions =
-    /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1] ?? '';
   const worker = startWorkerProcess(
     await compileEntry('src/worker.ts'),
     [],
-    {
-      TEMPORAL_ADDRESS: env.address,
-      TEMPORAL_NAMESPACE: 'default',
-      DATABASE_URL: db.url!,
-      MANIM_API_URL: sims.urls.manim,
-      REVIDEO_API_URL: sims.urls.revideo,
-      ORCHESTRATOR_API_URL: sims.urls.orchestrator,
-      INTAKE_INTERVAL_SECONDS: '0',
-      WORKFLOW_BUNDLE_PATH: bundlePath,
-      WORKER_SHUTDOWN_GRACE_SECONDS: '2',
-      LOG_LEVEL: 'INFO',
-      SUPABASE_URL: '',
-      SUPABASE_SERVICE_ROLE_KEY: '',
-      METRICS_PORT: '',
-      NODE_OPTIONS: nodeOptions,
-    },
+    shippedWorkerEnv({ address: env.address, databaseUrl: db.url!, urls: sims.urls, bundlePath }),
     'worker running',
     60_000,
     ['--cpu-prof', `--cpu-prof-dir=${profileDir}`],
@@ -104,14 +93,7 @@ async function main(): Promise<void> {
     const queue = [...jobs];
     await Promise.all(
       Array.from({ length: 10 }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift())
-          await submitJob(env.client, {
-            id: job.id,
-            jobType: job.jobType,
-            priority: job.priority,
-            renderer: job.renderer,
-            payload: job.payload,
-          });
+        for (let job = queue.shift(); job; job = queue.shift()) await submitBenchJob(env.client, job);
       }),
     );
     await sleep(5000);

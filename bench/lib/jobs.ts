@@ -3,6 +3,8 @@
  * systems is the scheduler's, not the workload's.
  */
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { submitJob } from '../../src/client/submit';
 import type { Priority, Renderer } from '../../src/shared/constants';
 import { renderQueueFor } from '../../src/shared/constants';
 import type { RenderQueue } from '../../src/shared/constants';
@@ -73,4 +75,15 @@ export function benchJob(renderer: Renderer, priority: Priority, durationMs: num
 
 export function poolOf(job: Pick<BenchJob, 'renderer'>): RenderQueue {
   return renderQueueFor(job.renderer);
+}
+
+/** Submits a bench job through this project's API (submitJob), with its own id. */
+export async function submitBenchJob(client: Client, job: BenchJob): Promise<void> {
+  await submitJob(client, {
+    id: job.id,
+    jobType: job.jobType,
+    priority: job.priority,
+    renderer: job.renderer,
+    payload: job.payload,
+  });
 }

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
+import type { Renderer } from '../../src/shared/constants';
 
 export const ROOT = path.join(__dirname, '..', '..');
 
@@ -144,4 +145,35 @@ export function procUsage(pid: number): { peakRssMb: number; rssMb: number; cpuS
   } catch {
     return null;
   }
+}
+
+/**
+ * The environment this project's worker process runs with in the bench, as production runs it:
+ * the image's Node options (its heap cap, read from the Dockerfile), a prebuilt workflow bundle,
+ * no intake schedule, no metrics port.
+ */
+export function shippedWorkerEnv(options: {
+  address: string;
+  databaseUrl: string;
+  urls: Record<Renderer, string>;
+  bundlePath: string;
+}): Record<string, string> {
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
+  return {
+    TEMPORAL_ADDRESS: options.address,
+    TEMPORAL_NAMESPACE: 'default',
+    DATABASE_URL: options.databaseUrl,
+    MANIM_API_URL: options.urls.manim,
+    REVIDEO_API_URL: options.urls.revideo,
+    ORCHESTRATOR_API_URL: options.urls.orchestrator,
+    INTAKE_INTERVAL_SECONDS: '0',
+    WORKFLOW_BUNDLE_PATH: options.bundlePath,
+    WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+    LOG_LEVEL: 'INFO',
+    SUPABASE_URL: '',
+    SUPABASE_SERVICE_ROLE_KEY: '',
+    METRICS_PORT: '',
+    NODE_OPTIONS: nodeOptions,
+  };
 }

@@ -4,16 +4,19 @@
  * and resources (peak RSS and CPU seconds of the worker process per 1,000 jobs).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { submitJob } from '../../src/client/submit';
 import { bullmqProducer } from '../baselines/bullmq';
 import type { WorkerMainConfig } from '../baselines/worker-main';
 import type { BenchDb, Sims } from '../lib/infra';
 import { REDIS, completedCount, openBenchDb, sleep, startSims, waitUntil } from '../lib/infra';
-import { benchJob, jobMix } from '../lib/jobs';
+import { benchJob, jobMix, submitBenchJob } from '../lib/jobs';
 import type { BenchJob } from '../lib/jobs';
-import { ROOT, compileEntry, procUsage, startWorkerProcess, temporalServerPid } from '../lib/proc';
+import {
+  compileEntry,
+  procUsage,
+  shippedWorkerEnv,
+  startWorkerProcess,
+  temporalServerPid,
+} from '../lib/proc';
 import type { WorkerProcess } from '../lib/proc';
 import type { Column, ScenarioReport, SystemResult } from '../lib/report';
 import { computeRatios, skipped } from '../lib/report';
@@ -45,38 +48,16 @@ async function harness(
 ): Promise<Harness> {
   const urls = sims.urls;
   if (kind === 'temporal') {
-    // The worker runs with the image's Node options (its heap cap), as in production.
-    const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(
-      readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'),
-    )?.[1];
-    if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
-    const env = {
-      TEMPORAL_ADDRESS: ctx.env.address,
-      TEMPORAL_NAMESPACE: 'default',
-      DATABASE_URL: db.url!,
-      MANIM_API_URL: urls.manim,
-      REVIDEO_API_URL: urls.revideo,
-      ORCHESTRATOR_API_URL: urls.orchestrator,
-      INTAKE_INTERVAL_SECONDS: '0',
-      WORKFLOW_BUNDLE_PATH: ctx.bundlePath,
-      WORKER_SHUTDOWN_GRACE_SECONDS: '2',
-      LOG_LEVEL: 'INFO',
-      SUPABASE_URL: '',
-      SUPABASE_SERVICE_ROLE_KEY: '',
-      METRICS_PORT: '',
-      NODE_OPTIONS: nodeOptions,
-    };
+    const env = shippedWorkerEnv({
+      address: ctx.env.address,
+      databaseUrl: db.url!,
+      urls,
+      bundlePath: ctx.bundlePath,
+    });
     const worker = await compileEntry('src/worker.ts');
     return {
       spawn: () => startWorkerProcess(worker, [], env, 'worker running'),
-      submit: async (job) =>
-        void (await submitJob(ctx.env.client, {
-          id: job.id,
-          jobType: job.jobType,
-          priority: job.priority,
-          renderer: job.renderer,
-          payload: job.payload,
-        })),
+      submit: async (job) => void (await submitBenchJob(ctx.env.client, job)),
       close: async () => undefined,
     };
   }

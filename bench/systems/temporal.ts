@@ -9,9 +9,9 @@ import { IntakeRunner } from '../../src/intake/intake-runner';
 import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
 import { insertQueuedJob } from './peers';
 import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
-import { submitJob } from '../../src/client/submit';
 import { createRenderers } from '../../src/renderers/adapters';
 import { createWorkerSet } from '../../src/worker/create-workers';
+import { submitBenchJob } from '../lib/jobs';
 import type { BenchJob } from '../lib/jobs';
 import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
@@ -56,13 +56,7 @@ export function temporalSystem(
       return {
         submit: async (job: BenchJob) => {
           if (via === 'insert') return insertQueuedJob(ctx.db.db, job);
-          await submitJob(env.client, {
-            id: job.id,
-            jobType: job.jobType,
-            priority: job.priority,
-            renderer: job.renderer,
-            payload: job.payload,
-          });
+          await submitBenchJob(env.client, job);
         },
         resume: async () => limiter.setCaps(CAPS),
         stop: async () => {
