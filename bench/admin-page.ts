@@ -33,9 +33,10 @@ import {
   renderJobWorkflowId,
 } from '../src/shared/constants';
 import type { JobType } from '../src/shared/constants';
-import { CHROMIUM_PATH, launchChromium } from '../test/helpers/browser';
-import { devServerEnv } from '../test/helpers/temporal';
+import { CHROMIUM_PATH, launchChromium } from '../dev/browser';
+import { devServerEnv } from '../dev/temporal';
 import { openBenchDb } from './lib/infra';
+import { provenance } from './lib/provenance';
 
 const WAITING = 10_000;
 const HOLDERS = 10;
@@ -227,7 +228,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(results, null, 2));
     const out = path.join(__dirname, 'results', 'admin-page.json');
     await mkdir(path.dirname(out), { recursive: true });
-    await writeFile(out, `${JSON.stringify({ ...results, at: new Date().toISOString() }, null, 2)}\n`);
+    await writeFile(
+      out,
+      `${JSON.stringify({ ...results, at: new Date().toISOString(), provenance: provenance() }, null, 2)}\n`,
+    );
   } finally {
     await admin.close();
     await env.client.workflow

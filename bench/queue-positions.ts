@@ -21,6 +21,7 @@ import { Client } from 'pg';
 import type { QueuePositionUpdate } from '../src/store/job-store';
 import { UPDATE_QUEUE_POSITIONS } from './baselines/old-poller';
 import { openBenchDb } from './lib/infra';
+import { provenance } from './lib/provenance';
 import type { BenchDb } from './lib/infra';
 import { percentile, round } from './lib/stats';
 
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
     runs: RUNS,
     sizes,
     interference,
+    provenance: provenance(),
   };
   const out = path.join(__dirname, 'results', 'queue-positions.json');
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

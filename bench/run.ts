@@ -7,22 +7,29 @@
  * renderer simulators, and Redis when none answers (BullMQ is skipped, saying why, when it
  * cannot). Prints a table per scenario and writes bench/results/latest.json. Full is the default.
  */
-import { unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Client } from '@temporalio/client';
 import os from 'node:os';
 import path from 'node:path';
 import { workflowBundle } from '../src/worker/create-workers';
-import { postgresAvailable } from '../test/helpers/db';
-import { devServerEnv } from '../test/helpers/temporal';
+import { postgresAvailable } from '../dev/db';
+import { replayHistories } from '../dev/replay-check';
+import type { ReplayCheck, ReplayFailure } from '../dev/replay-check';
+import { devServerEnv } from '../dev/temporal';
+import { JsonLogger } from '../src/observability/logger';
+import { errorMessage } from '../src/shared/error-message';
+import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE } from '../src/shared/constants';
 import { ensureRedis } from './lib/infra';
+import { provenance } from './lib/provenance';
 import { formatReport } from './lib/report';
 import type { ScenarioReport, SystemResult } from './lib/report';
 import { SIZES } from './scenarios/context';
 import type { BenchContext, Size } from './scenarios/context';
 import { latencyReport, measureLatency, startOldPoller60Latency } from './scenarios/latency';
+import { admissionScenario } from './scenarios/admission';
 import { cliScenario } from './scenarios/cli';
-import { crashScenario, resourcesScenario } from './scenarios/processes';
-import { saturationScenarios } from './scenarios/saturation';
+import { crashScenario, fleetScenario, resourcesScenario } from './scenarios/processes';
+import { realisticScenario, saturationScenarios } from './scenarios/saturation';
 import { throughputScenario } from './scenarios/throughput';
 import { bullmqSystem, oldPollerSystem } from './systems/peers';
 import { temporalSystem } from './systems/temporal';
@@ -37,6 +44,9 @@ export const SCENARIO_IDS = [
   'crash',
   'resources',
   'cli',
+  'admission',
+  'realistic',
+  'fleet',
 ] as const;
 type ScenarioId = (typeof SCENARIO_IDS)[number];
 
@@ -66,18 +76,49 @@ function parseArgs(argv: string[]): Args {
   return { size, only, out };
 }
 
-function log(msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: 'info', msg, ...fields })}\n`,
-  );
-}
+const logger = new JsonLogger();
+const log = (msg: string, fields: Record<string, unknown> = {}): void => logger.info(msg, fields);
 
 function failedScenario(id: string, error: unknown): ScenarioReport {
-  const note = `scenario failed: ${error instanceof Error ? error.message : String(error)}`;
+  const note = `scenario failed: ${errorMessage(error)}`;
   const results = Object.fromEntries(
     SYSTEM_IDS.map((s) => [s, { method: 'skipped', figures: {}, note } satisfies SystemResult]),
   ) as Record<SystemId, SystemResult>;
   return { id, title: id, params: {}, columns: [], results, ratios: {} };
+}
+
+/** Admission runs are few and long; job runs are many and alike, so a sample of them serves. */
+const JOB_RUNS_REPLAYED = 200;
+const REPLAY_FAILURES_DIR = path.join('.data', 'replay-failures');
+
+interface DeterminismCheck extends ReplayCheck {
+  /**
+   * Admission runs that failed on nondeterminism while running and were replaced by a fresh run
+   * (createWorkerSet fails admission on it; see docs/ARCHITECTURE.md). Reported, not a failure of
+   * the benchmark: the fleet carried on. Any other history that does not replay is in `failures`.
+   */
+  admissionRunsReplaced: ReplayFailure[];
+}
+
+async function checkDeterminism(client: Client, bundleCode: string): Promise<DeterminismCheck> {
+  const admission = await replayHistories(client, {
+    query: `WorkflowId = '${ADMISSION_WORKFLOW_ID}'`,
+    bundleCode,
+    saveFailuresTo: REPLAY_FAILURES_DIR,
+  });
+  const jobs = await replayHistories(client, {
+    query: `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND ExecutionStatus != 'Running'`,
+    bundleCode,
+    limit: JOB_RUNS_REPLAYED,
+    saveFailuresTo: REPLAY_FAILURES_DIR,
+  });
+  const replaced: ReplayFailure[] = [];
+  const failures = [...jobs.failures];
+  for (const failure of admission.failures) {
+    const { status } = await client.workflow.getHandle(failure.workflowId, failure.runId).describe();
+    (status.name === 'FAILED' ? replaced : failures).push(failure);
+  }
+  return { replayed: admission.replayed + jobs.replayed, failures, admissionRunsReplaced: replaced };
 }
 
 async function main(): Promise<void> {
@@ -125,8 +166,38 @@ async function main(): Promise<void> {
       log: (msg, fields) => log(msg, fields),
     };
     const reports: ScenarioReport[] = [];
+    /** The results file: written whole at the end; while the run goes, `<out>.partial` holds what is done. */
+    const resultsJson = (finishedAt: Date, determinism?: DeterminismCheck) => {
+      const cpus = os.cpus();
+      return {
+        size: args.size,
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+        machine: {
+          cpus: cpus.length,
+          cpuModel: cpus[0]?.model ?? 'unknown',
+          memoryGb: Math.round(os.totalmem() / 1e9),
+          node: process.version,
+          platform: `${os.platform()} ${os.release()}`,
+        },
+        database: ctx.postgres ? 'postgres' : 'pglite',
+        redis: redis.available ? (redis.started ? 'started by the bench' : 'already running') : 'unavailable',
+        systems: Object.fromEntries(SYSTEM_IDS.map((id) => [id, SYSTEM_LABELS[id]])),
+        scenarios: Object.fromEntries(reports.map((r) => [r.id, r])),
+        ...(determinism ? { determinism } : { partial: true }),
+        provenance: provenance(),
+      };
+    };
+    const writeResults = (file: string, json: ReturnType<typeof resultsJson>) => {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+    };
+    const writePartial = () => writeResults(`${args.out}.partial`, resultsJson(new Date()));
     const emit = (report: ScenarioReport) => {
       reports.push(report);
+      // A run that dies later (the benchmark process itself, e.g. an SDK crash) keeps what it measured.
+      writePartial();
       process.stdout.write(`\n${formatReport(report)}\n`);
     };
     const guarded = async (ids: string[], run: () => Promise<ScenarioReport[]>) => {
@@ -154,33 +225,31 @@ async function main(): Promise<void> {
       await guarded(['throughput'], async () => [await throughputScenario(ctx)]);
     if (args.only.has('resources')) await guarded(['resources'], async () => [await resourcesScenario(ctx)]);
     if (args.only.has('cli')) await guarded(['cli'], async () => [await cliScenario(ctx)]);
+    if (args.only.has('admission')) await guarded(['admission'], async () => [await admissionScenario(ctx)]);
+    if (args.only.has('realistic')) await guarded(['realistic'], async () => [await realisticScenario(ctx)]);
+    if (args.only.has('fleet')) await guarded(['fleet'], async () => [await fleetScenario(ctx)]);
     if (args.only.has('crash')) await guarded(['crash'], async () => [await crashScenario(ctx)]);
     if (old60 && latency) {
       ctx.log('latency', { system: 'old-poller-60s', waiting: 'for its last poll cycle' });
       await guarded(['latency'], async () => [latencyReport(ctx, await latency, await old60)]);
     }
 
-    const finishedAt = new Date();
-    const cpus = os.cpus();
-    const json = {
-      size: args.size,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      durationS: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
-      machine: {
-        cpus: cpus.length,
-        cpuModel: cpus[0]?.model ?? 'unknown',
-        memoryGb: Math.round(os.totalmem() / 1e9),
-        node: process.version,
-        platform: `${os.platform()} ${os.release()}`,
-      },
-      database: ctx.postgres ? 'postgres' : 'pglite',
-      redis: redis.available ? (redis.started ? 'started by the bench' : 'already running') : 'unavailable',
-      systems: Object.fromEntries(SYSTEM_IDS.map((id) => [id, SYSTEM_LABELS[id]])),
-      scenarios: Object.fromEntries(reports.map((r) => [r.id, r])),
-    };
-    await mkdir(path.dirname(args.out), { recursive: true });
-    writeFileSync(args.out, `${JSON.stringify(json, null, 2)}\n`);
+    // Every admission run and a sample of job runs from this whole benchmark must replay: a
+    // nondeterminism that only load brings out fails the run here, naming the workflow.
+    const determinism = await checkDeterminism(env.client, bundle.code);
+    if (determinism.failures.length > 0) {
+      failures += 1;
+      log('histories do not replay', { failures: determinism.failures });
+    }
+    if (determinism.admissionRunsReplaced.length > 0) {
+      log('admission runs failed on nondeterminism and were replaced', {
+        runs: determinism.admissionRunsReplaced,
+      });
+    }
+
+    const json = resultsJson(new Date(), determinism);
+    writeResults(args.out, json);
+    rmSync(`${args.out}.partial`, { force: true });
     process.stdout.write(`\nwrote ${path.relative(process.cwd(), args.out)} in ${json.durationS} s\n`);
   } finally {
     await env.teardown();

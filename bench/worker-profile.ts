@@ -9,8 +9,8 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { workflowBundle } from '../src/worker/create-workers';
-import { postgresAvailable } from '../test/helpers/db';
-import { devServerEnv } from '../test/helpers/temporal';
+import { postgresAvailable } from '../dev/db';
+import { devServerEnv } from '../dev/temporal';
 import { completedCount, openBenchDb, sleep, startSims, waitUntil } from './lib/infra';
 import { jobMix, submitBenchJob } from './lib/jobs';
 import {
@@ -21,6 +21,7 @@ import {
   startWorkerProcess,
   temporalServerPid,
 } from './lib/proc';
+import { provenance } from './lib/provenance';
 import { round } from './lib/stats';
 
 interface ProfileNode {
@@ -135,6 +136,7 @@ async function main(): Promise<void> {
         busySecondsPer1000: per1000(t.busySeconds),
         topBucket: Object.entries(t.buckets).sort((a, b) => b[1] - a[1])[0]?.[0],
       })),
+      provenance: provenance(),
       note: 'JS threads profiled by V8 (main thread and the workflow thread); the Rust core threads are in workerCpu but not in the profile',
     };
     const out = path.join(ROOT, 'bench', 'results', 'worker-profile.json');

@@ -28,7 +28,7 @@ export async function buildCli({ force = false } = {}) {
   }
   const { build } = await import('esbuild');
   const result = await build({
-    entryPoints: [join(root, 'src', 'client.ts')],
+    entryPoints: [join(root, 'src', 'cli.ts')],
     outfile: CLI_BUNDLE,
     bundle: true,
     platform: 'node',

@@ -6,12 +6,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { JsonLogger } from '../src/observability/logger';
+import { errorMessage } from '../src/shared/error-message';
 
 export const DEFAULT_BUNDLE_PATH = path.join('dist', 'workflow-bundle.js');
 
-function logLine(level: string, msg: string, fields: Record<string, unknown> = {}): void {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
-}
+const logger = new JsonLogger();
 
 export async function buildWorkflowBundle(
   outPath: string = DEFAULT_BUNDLE_PATH,
@@ -20,14 +20,7 @@ export async function buildWorkflowBundle(
   const { code } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../src/workflows'),
     // Webpack's progress chatter is noise in a build log; its warnings are not.
-    logger: {
-      trace() {},
-      debug() {},
-      info() {},
-      log() {},
-      warn: (msg, meta) => logLine('warn', msg, meta),
-      error: (msg, meta) => logLine('error', msg, meta),
-    },
+    logger: new JsonLogger('WARN'),
   });
   await mkdir(path.dirname(target), { recursive: true });
   await writeFile(target, code);
@@ -36,11 +29,9 @@ export async function buildWorkflowBundle(
 
 if (require.main === module) {
   buildWorkflowBundle(process.argv[2]).then(
-    (result) => logLine('info', 'workflow bundle written', result),
+    (result) => logger.info('workflow bundle written', result),
     (error: unknown) => {
-      logLine('error', 'workflow bundle failed', {
-        error: error instanceof Error ? error.message : String(error),
-      });
+      logger.error('workflow bundle failed', { error: errorMessage(error) });
       process.exitCode = 1;
     },
   );

@@ -6,16 +6,17 @@
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { cancelJob, submitJob } from '../src/client/submit';
+import { cancelJob, submitJob } from '../src/jobs/submit';
 import { loadEnv } from '../src/config/env';
-import { demoBatch } from '../src/demo/batch';
-import { changeLines, renderTable } from '../src/demo/progress-view';
-import { startDevServer } from '../src/dev/dev-server';
-import { DATA_DIR } from '../src/dev/tool-paths';
+import { demoBatch } from '../dev/demo/batch';
+import { changeLines, renderTable } from '../dev/demo/progress-view';
+import { startDevServer } from '../dev/server/dev-server';
+import { DATA_DIR } from '../dev/server/tool-paths';
 import { JsonLogger } from '../src/observability/logger';
 import { TERMINAL_STATUSES } from '../src/shared/constants';
+import { errorMessage } from '../src/shared/error-message';
 import type { JobRow } from '../src/shared/job-schema';
-import { startAllSimulators } from '../src/simulator/start-all';
+import { startStackSimulators } from '../dev/stack';
 import { openJobStore } from '../src/store/open-store';
 import { installRuntime, startWorkerRuntime } from '../src/worker/runtime';
 
@@ -59,7 +60,11 @@ async function main(): Promise<number> {
     stops.push(() => server.stop());
     say(`  Temporal ${server.address}   Web UI ${server.uiUrl}`);
 
-    const sims = await startAllSimulators({ defaultDurationMs: 3000, progressSteps: 5 });
+    const sims = await startStackSimulators({
+      defaultPorts: true,
+      defaultDurationMs: 3000,
+      progressSteps: 5,
+    });
     stops.push(() => sims.close());
     say(
       `  renderer simulators: ${Object.entries(sims.urls)
@@ -223,7 +228,7 @@ main().then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`demo failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`demo failed: ${errorMessage(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -2,6 +2,8 @@
  * `npm run db:migrate`: applies supabase/migrations to DATABASE_URL, or to the embedded PGlite
  * database (PGLITE_DIR, default .data/pglite) when DATABASE_URL is unset.
  */
+import { JsonLogger, stdoutLines } from '../src/observability/logger';
+import { errorMessage } from '../src/shared/error-message';
 import { openJobStore } from '../src/store/open-store';
 
 async function main(): Promise<void> {
@@ -10,15 +12,10 @@ async function main(): Promise<void> {
     PGLITE_DIR: process.env.PGLITE_DIR,
   });
   try {
-    process.stdout.write(
-      `${JSON.stringify({
-        level: 'info',
-        msg: opened.appliedMigrations.length ? 'migrations applied' : 'database already up to date',
-        kind: opened.kind,
-        location: opened.location,
-        applied: opened.appliedMigrations,
-        time: new Date().toISOString(),
-      })}\n`,
+    // The report is the command's output: stdout.
+    new JsonLogger('INFO', stdoutLines).info(
+      opened.appliedMigrations.length ? 'migrations applied' : 'database already up to date',
+      { kind: opened.kind, location: opened.location, applied: opened.appliedMigrations },
     );
   } finally {
     await opened.close();
@@ -27,9 +24,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // openJobStore's message names the address with its password redacted.
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(
-    `${JSON.stringify({ level: 'error', msg: message, time: new Date().toISOString() })}\n`,
-  );
+  new JsonLogger().error(errorMessage(error));
   process.exitCode = 1;
 });

@@ -18,8 +18,8 @@ import {
   INTAKE_SWEEP_WORKFLOW_ID,
   INTAKE_WORKFLOW_ID_PREFIX,
   ensureIntakeSweep,
-} from '../src/client/intake-sweep';
-import { submitJob } from '../src/client/submit';
+} from '../src/jobs/intake-sweep';
+import { submitJob } from '../src/jobs/submit';
 import {
   ADMISSION_WORKFLOW_ID,
   LIMITS,
@@ -27,9 +27,10 @@ import {
   WORKFLOW_TYPE,
 } from '../src/shared/constants';
 import { admissionConfigChangedSignal } from '../src/shared/admission-messages';
-import { PROJECT_ROOT } from '../src/dev/tool-paths';
-import { admissionIdle, startStack } from '../test/helpers/stack';
-import { TIME_SKIPPING_ADMISSION, devServerEnv, eventually, timeSkippingEnv } from '../test/helpers/temporal';
+import type { intakeJobs } from '../src/workflows/intake';
+import { PROJECT_ROOT } from '../dev/server/tool-paths';
+import { admissionIdle, startStack } from '../dev/stack';
+import { TIME_SKIPPING_ADMISSION, devServerEnv, eventually, timeSkippingEnv } from '../dev/temporal';
 
 const OUT = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const INTAKE_OUT = join(PROJECT_ROOT, 'test', 'reliability', 'fixtures', 'histories');
@@ -43,7 +44,7 @@ async function saveHistory(dir: string, name: string, handle: WorkflowHandle): P
 
 /** One intake run, as the schedule starts it (`batchSize` smaller than the default to show batching). */
 async function runIntake(client: Client, batchSize?: number): Promise<WorkflowHandle> {
-  const handle = await client.workflow.start(WORKFLOW_TYPE.intake, {
+  const handle = await client.workflow.start<typeof intakeJobs>(WORKFLOW_TYPE.intake, {
     taskQueue: SERVICE_WORKFLOW_TASK_QUEUE,
     workflowId: `${INTAKE_WORKFLOW_ID_PREFIX}record-${randomUUID()}`,
     args: batchSize === undefined ? [] : [batchSize],

@@ -5,8 +5,8 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { devServerArgs } from '../src/dev/dev-server';
-import { DATA_DIR, TEMPORAL_CLI_PATH } from '../src/dev/tool-paths';
+import { devServerArgs } from '../dev/server/dev-server';
+import { DATA_DIR, TEMPORAL_CLI_PATH } from '../dev/server/tool-paths';
 
 const port = Number(process.env.TEMPORAL_PORT ?? 7233);
 const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? port + 1000);

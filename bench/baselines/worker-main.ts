@@ -6,6 +6,7 @@
 import { Pool } from 'pg';
 import { z } from 'zod';
 import { createRenderers } from '../../src/renderers/adapters';
+import { JsonLogger, stdoutLines } from '../../src/observability/logger';
 import { startBullmqWorkers } from './bullmq';
 import { startOldPoller } from './old-poller';
 
@@ -21,9 +22,10 @@ const ConfigSchema = z.object({
 });
 export type WorkerMainConfig = z.input<typeof ConfigSchema>;
 
-function log(fields: Record<string, unknown>): void {
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'info', ...fields })}\n`);
-}
+/** The bench reads this process's stdout for its `ready` line. */
+const logger = new JsonLogger('INFO', stdoutLines);
+const log = ({ msg, ...fields }: Record<string, unknown>): void =>
+  logger.info(typeof msg === 'string' ? msg : '', fields);
 
 async function main(): Promise<void> {
   const kind = process.argv[2];
@@ -82,8 +84,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `${JSON.stringify({ level: 'error', msg: 'bench worker failed', error: String(err) })}\n`,
-  );
+  new JsonLogger().error('bench worker failed', { error: String(err) });
   process.exit(1);
 });

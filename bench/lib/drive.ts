@@ -4,30 +4,48 @@
  */
 import type { Queryable } from '../../src/store/migrate';
 import type { SystemFactory } from '../systems/types';
+import type { HandoffRender } from './handoff';
 import type { BenchJob } from './jobs';
-import { completedCount, openBenchDb, sleep, startSims, waitUntil } from './infra';
+import { poolOf } from './jobs';
+import { completedCount, openBenchDb, queuedWithinMs, sleep, startSims, waitUntil } from './infra';
+import type { Sims } from './infra';
+import type { RenderSpan } from './ordering';
 
 export interface DriveOptions {
   /**
    * spaced: one job every `spacingMs`, capacity free (latency).
-   * paused: everything queued first, then dispatch released at t0 (saturation).
+   * held: `fillers` take every slot first and are held at the renderers; then the jobs are
+   *   submitted by `submitters` at once (1: one after another), and once the system's queue holds
+   *   them all, the fillers end together at t0 (saturation: every job waits, the caps are full).
    * burst: `concurrency` submitters as fast as the system accepts (throughput).
    */
-  mode: 'spaced' | 'paused' | 'burst';
+  mode: 'spaced' | 'held' | 'burst';
   spacingMs?: number;
   concurrency?: number;
+  fillers?: BenchJob[];
+  submitters?: number;
+  /** Fleet caps for the run (default 10/4). */
+  caps?: { total: number; manim: number };
+  /** held: read every waiting job's `estimated_start_at` this long after t0 (the estimate a screen shows then). */
+  estimatesAfterMs?: number;
   timeoutMs: number;
 }
 
 export interface DriveResult {
-  /** Epoch ms: dispatch released (paused) or first submit (spaced, burst). */
+  /** Epoch ms: fillers released (held) or first submit (spaced, burst). */
   t0: number;
   submitAt: Map<string, number>;
+  /** When each submit returned: the system had the job by then. */
+  acceptedAt: Map<string, number>;
+  /** held with estimatesAfterMs: the estimated start (epoch ms) of each job still queued then. */
+  estimates: Map<string, number>;
   firstStart: Map<string, number>;
   finishedAt: Map<string, number>;
   startOrder: string[];
   /** When the `jobs` table first showed every job completed. */
   allCompletedAt: number;
+  /** Every render the renderers started (fillers included), with when the system noticed and recorded its end. */
+  renders: (RenderSpan & HandoffRender & { recordedAt?: number })[];
 }
 
 export async function drive(
@@ -36,43 +54,59 @@ export async function drive(
   options: DriveOptions,
 ): Promise<DriveResult> {
   const sims = await startSims();
-  const db = await openBenchDb();
+  const db = await openBenchDb(options.caps ? { caps: options.caps } : {});
   const submitAt = new Map<string, number>();
+  const acceptedAt = new Map<string, number>();
+  let estimates = new Map<string, number>();
+  const submit = async (job: BenchJob) => {
+    submitAt.set(job.id, Date.now());
+    await system.submit(job);
+    acceptedAt.set(job.id, Date.now());
+  };
+  let system: Awaited<ReturnType<SystemFactory['start']>>;
   try {
-    const system = await factory.start({ urls: sims.urls, db, paused: options.mode === 'paused' });
+    system = await factory.start({ urls: sims.urls, db });
     try {
       let t0 = Date.now();
-      if (options.mode === 'paused') {
-        for (const job of jobs) {
-          submitAt.set(job.id, Date.now());
-          await system.submit(job);
-        }
-        // Every system must hold every job before dispatch starts: the rows exist (this project
-        // writes them from the workflow), then a moment for its render tasks to be queued.
+      if (options.mode === 'held') {
+        const fillers = options.fillers ?? [];
+        for (const sim of Object.values(sims.sims)) sim.hold();
+        for (const job of fillers) await submit(job);
+        await waitUntil('the fillers to take every slot', () => inFlight(sims) === fillers.length, 60_000);
+        const queue = [...jobs];
+        const submitter = async () => {
+          for (let job = queue.shift(); job; job = queue.shift()) await submit(job);
+        };
+        await Promise.all(Array.from({ length: options.submitters ?? 1 }, submitter));
+        // Every system must hold every job before a slot frees: their rows exist, and the
+        // system's own queue has them (this project: admission has heard of each).
         await waitUntil(
           'all jobs in the jobs table',
           async () => (await rowCount(db.db, jobs)) === jobs.length,
-          60_000,
+          queuedWithinMs(jobs.length),
           100,
         );
-        await sleep(1000);
+        await system.ready(jobs.map((j) => j.id));
+        if (inFlight(sims) !== fillers.length) {
+          throw new Error(`${inFlight(sims)} renders in flight before the release, not ${fillers.length}`);
+        }
         t0 = Date.now();
-        await system.resume();
+        for (const sim of Object.values(sims.sims)) sim.release();
+        if (options.estimatesAfterMs !== undefined) {
+          await sleep(options.estimatesAfterMs);
+          estimates = await queuedEstimates(db.db, jobs);
+        }
       } else if (options.mode === 'spaced') {
         const spacing = options.spacingMs ?? 200;
         for (const [i, job] of jobs.entries()) {
           const due = t0 + i * spacing;
           if (due > Date.now()) await sleep(due - Date.now());
-          submitAt.set(job.id, Date.now());
-          await system.submit(job);
+          await submit(job);
         }
       } else {
         const queue = [...jobs];
         const submitter = async () => {
-          for (let job = queue.shift(); job; job = queue.shift()) {
-            submitAt.set(job.id, Date.now());
-            await system.submit(job);
-          }
+          for (let job = queue.shift(); job; job = queue.shift()) await submit(job);
         };
         await Promise.all(Array.from({ length: options.concurrency ?? 10 }, submitter));
       }
@@ -84,13 +118,17 @@ export async function drive(
         50,
       );
       const allCompletedAt = Date.now();
+      const allJobs = [...(options.fillers ?? []), ...jobs];
       return {
         t0,
         submitAt,
+        acceptedAt,
+        estimates,
         firstStart: new Map(sims.firstStart),
         finishedAt: new Map(sims.finishedAt),
         startOrder: [...sims.startOrder],
         allCompletedAt,
+        renders: rendersSeen(sims, allJobs, await completedAtOf(db.db, allJobs)),
       };
     } finally {
       await system.stop();
@@ -99,6 +137,69 @@ export async function drive(
     await sims.close();
     await db.close();
   }
+}
+
+function inFlight(sims: Sims): number {
+  return Object.values(sims.sims).reduce((n, sim) => n + sim.stats().inFlight, 0);
+}
+
+async function queuedEstimates(db: Queryable, jobs: readonly BenchJob[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; estimated_start_at: Date | string | null }>(
+    `select id, estimated_start_at from jobs where status = 'queued' and id = any($1::uuid[])`,
+    [jobs.map((j) => j.id)],
+  );
+  return new Map(
+    rows.flatMap((r) =>
+      r.estimated_start_at === null ? [] : [[r.id, new Date(r.estimated_start_at).getTime()] as const],
+    ),
+  );
+}
+
+/** When each job's row was marked completed: the system had taken in the render's end by then. */
+async function completedAtOf(db: Queryable, jobs: readonly BenchJob[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; completed_at: Date | string | null }>(
+    'select id, completed_at from jobs where id = any($1::uuid[])',
+    [jobs.map((j) => j.id)],
+  );
+  return new Map(
+    rows.flatMap((r) =>
+      r.completed_at === null ? [] : [[r.id, new Date(r.completed_at).getTime()] as const],
+    ),
+  );
+}
+
+function rendersSeen(
+  sims: Sims,
+  jobs: readonly BenchJob[],
+  recorded: ReadonlyMap<string, number>,
+): (RenderSpan & HandoffRender & { recordedAt?: number })[] {
+  /** First status request after the end, per job: the poll that saw it. */
+  const noticed = new Map<string, number>();
+  for (const sim of Object.values(sims.sims)) {
+    for (const entry of sim.ledger) {
+      if (entry.method !== 'GET' || !entry.jobId) continue;
+      const end = sims.finishedAt.get(entry.jobId);
+      if (end === undefined || entry.at < end) continue;
+      const seen = noticed.get(entry.jobId);
+      if (seen === undefined || entry.at < seen) noticed.set(entry.jobId, entry.at);
+    }
+  }
+  return jobs.flatMap((job) => {
+    const startedAt = sims.firstStart.get(job.id);
+    if (startedAt === undefined) return [];
+    const noticedAt = noticed.get(job.id);
+    const recordedAt = recorded.get(job.id);
+    return [
+      {
+        id: job.id,
+        pool: poolOf(job),
+        startedAt,
+        finishedAt: sims.finishedAt.get(job.id) ?? Infinity,
+        ...(noticedAt === undefined ? {} : { noticedAt }),
+        ...(recordedAt === undefined ? {} : { recordedAt }),
+      },
+    ];
+  });
 }
 
 async function rowCount(db: Queryable, jobs: BenchJob[]): Promise<number> {

@@ -5,13 +5,12 @@
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { openJobStore } from '../../src/store/open-store';
 import type { Queryable } from '../../src/store/migrate';
 import type { PostgresJobStore } from '../../src/store/postgres-store';
-import { startRendererSimulator } from '../../src/simulator/renderer-simulator';
-import type { RendererSimulator } from '../../src/simulator/renderer-simulator';
-import { RENDERERS, type Renderer } from '../../src/shared/constants';
-import { createTestDatabase, postgresAvailable } from '../../test/helpers/db';
+import type { RendererSimulator } from '../../dev/simulator/renderer-simulator';
+import type { Renderer } from '../../src/shared/constants';
+import { openPreferredDb } from '../../dev/db';
+import { startStackSimulators } from '../../dev/stack';
 
 export interface Sims {
   sims: Record<Renderer, RendererSimulator>;
@@ -28,12 +27,11 @@ export interface Sims {
 }
 
 export async function startSims(): Promise<Sims> {
-  const sims = {} as Record<Renderer, RendererSimulator>;
+  const { simulators: sims, urls, close } = await startStackSimulators();
   const startOrder: string[] = [];
   const firstStart = new Map<string, number>();
   const finishedAt = new Map<string, number>();
-  for (const backend of RENDERERS) {
-    const sim = await startRendererSimulator({ backend, port: 0 });
+  for (const sim of Object.values(sims)) {
     sim.onEvent((event) => {
       if (event.type === 'started' && !firstStart.has(event.jobId)) {
         firstStart.set(event.jobId, Date.now());
@@ -42,9 +40,7 @@ export async function startSims(): Promise<Sims> {
         finishedAt.set(event.jobId, Date.now());
       }
     });
-    sims[backend] = sim;
   }
-  const urls = Object.fromEntries(RENDERERS.map((r) => [r, sims[r].url])) as Record<Renderer, string>;
   return {
     sims,
     urls,
@@ -62,7 +58,7 @@ export async function startSims(): Promise<Sims> {
       }
       return first;
     },
-    close: async () => void (await Promise.all(Object.values(sims).map((sim) => sim.close()))),
+    close,
   };
 }
 
@@ -78,31 +74,17 @@ export interface BenchDb {
 /**
  * A fresh, migrated database: PostgreSQL when it answers (a throw-away database), in-memory
  * PGlite otherwise. Peak hours are switched off (an empty window) so every system runs at the
- * same 10/4 caps whatever the time of day.
+ * same caps (10/4 unless a scenario says otherwise) whatever the time of day.
  */
-export async function openBenchDb(policy: { retryIntervalMinutes?: number } = {}): Promise<BenchDb> {
-  let opened: BenchDb;
-  if (postgresAvailable()) {
-    const database = await createTestDatabase();
-    const store = await openJobStore({ DATABASE_URL: database.url });
-    opened = {
-      db: store.db,
-      store: store.store,
-      kind: 'postgres',
-      url: database.url,
-      close: async () => {
-        await store.close();
-        await database.drop();
-      },
-    };
-  } else {
-    const store = await openJobStore({ PGLITE_DIR: 'memory://' });
-    opened = { db: store.db, store: store.store, kind: 'pglite', close: () => store.close() };
-  }
+export async function openBenchDb(
+  policy: { retryIntervalMinutes?: number; caps?: { total: number; manim: number } } = {},
+): Promise<BenchDb> {
+  const db = await openPreferredDb();
+  const opened: BenchDb = { ...db, kind: db.url ? 'postgres' : 'pglite' };
   await opened.db.query(
-    `update job_queue_config set max_concurrent_renders = 10, max_manim_renders = 4,
+    `update job_queue_config set max_concurrent_renders = $2, max_manim_renders = $3,
        peak_hour_start = '00:00', peak_hour_end = '00:00', retry_interval_minutes = $1`,
-    [policy.retryIntervalMinutes ?? 5],
+    [policy.retryIntervalMinutes ?? 5, policy.caps?.total ?? 10, policy.caps?.manim ?? 4],
   );
   return opened;
 }
@@ -127,6 +109,11 @@ export async function waitUntil(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
+}
+
+/** How long to wait for `count` jobs to be queued somewhere: 2 minutes plus 20 ms a job (10,000 jobs: 5 min 20 s). */
+export function queuedWithinMs(count: number): number {
+  return 120_000 + count * 20;
 }
 
 export function sleep(ms: number): Promise<void> {

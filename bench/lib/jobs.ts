@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import type { Priority, Renderer } from '../../src/shared/constants';
 import { renderQueueFor } from '../../src/shared/constants';
 import type { RenderQueue } from '../../src/shared/constants';

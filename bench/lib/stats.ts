@@ -4,7 +4,8 @@
 export function percentile(values: readonly number[], p: number): number | null {
   if (values.length === 0) return null;
   const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  // (p * n) / 100, not (p / 100) * n: 0.07 * 100 is 7.000000000000001 in binary, which ceil makes 8.
+  const rank = Math.max(1, Math.ceil((p * sorted.length) / 100));
   return sorted[Math.min(rank, sorted.length) - 1]!;
 }
 
@@ -28,13 +29,15 @@ export function idealMakespanMs(work: PoolWork, caps: { total: number; manim: nu
   const equal = all.every((d) => d === all[0]);
   if (equal) {
     const d = all[0]!;
-    const manimWaves = Math.ceil(work.manim.length / Math.min(caps.manim, caps.total));
+    // No Manim jobs: no Manim waves, whatever the Manim cap (0 / 0 would make it NaN).
+    const manimWaves =
+      work.manim.length === 0 ? 0 : Math.ceil(work.manim.length / Math.min(caps.manim, caps.total));
     const totalWaves = Math.ceil(all.length / caps.total);
     return d * Math.max(manimWaves, totalWaves);
   }
   const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
   return Math.max(
-    sum(work.manim) / Math.min(caps.manim, caps.total),
+    work.manim.length === 0 ? 0 : sum(work.manim) / Math.min(caps.manim, caps.total),
     sum(all) / caps.total,
     Math.max(...all),
   );

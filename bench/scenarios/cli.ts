@@ -30,7 +30,7 @@ const COLUMNS: Column[] = [
 
 type Cli = string[];
 const BUNDLED: Cli = [process.execPath, path.join(ROOT, 'dist', 'cli.js')];
-const UNBUNDLED: Cli = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src', 'client.ts')];
+const UNBUNDLED: Cli = [process.execPath, '--import', 'tsx', path.join(ROOT, 'src', 'cli.ts')];
 
 async function timed(cli: Cli, args: string[], env: Record<string, string>): Promise<number> {
   const started = performance.now();
@@ -85,7 +85,7 @@ export async function cliScenario(ctx: BenchContext): Promise<ScenarioReport> {
       unbundledHelpMs: median(samples.uHelp),
       unbundledSubmitMs: median(samples.uSubmit),
     };
-    const note = `dist/cli.js vs node --import tsx src/client.ts, ${runs} runs each, one job per submit; --file with ${batch} jobs`;
+    const note = `dist/cli.js vs node --import tsx src/cli.ts, ${runs} runs each, one job per submit; --file with ${batch} jobs`;
     const results = {
       'temporal-1s': { method: 'measured', figures, note },
       'temporal-100ms': {

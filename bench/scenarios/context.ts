@@ -17,6 +17,12 @@ export interface Sizes {
   resourcesJobs: number;
   /** This project only: jobs held in flight for the footprint's upper point (flat from resourcesJobs to this). */
   footprintMaxJobs: number;
+  /** This project only: jobs waiting in admission before the drain. */
+  admissionWaiting: number;
+  /** Saturated run at realistic render lengths (5 s). */
+  realisticJobs: number;
+  /** Jobs through three worker processes of each system, one killed midway. */
+  fleetJobs: number;
 }
 
 export const SIZES: Record<Size, Sizes> = {
@@ -30,6 +36,9 @@ export const SIZES: Record<Size, Sizes> = {
     crashMeasured: false,
     resourcesJobs: 30,
     footprintMaxJobs: 60,
+    admissionWaiting: 100,
+    realisticJobs: 10,
+    fleetJobs: 12,
   },
   quick: {
     latencyJobs: 40,
@@ -41,6 +50,9 @@ export const SIZES: Record<Size, Sizes> = {
     crashMeasured: true,
     resourcesJobs: 120,
     footprintMaxJobs: 600,
+    admissionWaiting: 1000,
+    realisticJobs: 40,
+    fleetJobs: 100,
   },
   full: {
     latencyJobs: 250,
@@ -52,6 +64,9 @@ export const SIZES: Record<Size, Sizes> = {
     crashMeasured: true,
     resourcesJobs: 1000,
     footprintMaxJobs: 5000,
+    admissionWaiting: 10_000,
+    realisticJobs: 150,
+    fleetJobs: 200,
   },
 };
 

@@ -33,11 +33,11 @@ export function oldPollerSystem(id: SystemId, intervalMs: number): SystemFactory
         renderers: createRenderers(ctx.urls),
         intervalMs,
         renderPollMs: PEER_RENDER_POLL_MS,
-        paused: ctx.paused,
       });
       return {
         submit: (job) => insertQueuedJob(ctx.db.db, job),
-        resume: async () => poller.resume(),
+        // Its queue is the jobs table.
+        ready: async () => undefined,
         stop: () => poller.stop(),
       };
     },
@@ -54,7 +54,6 @@ export function bullmqSystem(retryIntervalMs = 5 * 60_000): SystemFactory {
         ...common,
         renderers: createRenderers(ctx.urls),
         renderPollMs: PEER_RENDER_POLL_MS,
-        paused: ctx.paused,
       });
       return {
         submit: (job) =>
@@ -65,7 +64,8 @@ export function bullmqSystem(retryIntervalMs = 5 * 60_000): SystemFactory {
             payload: job.payload,
             priority: job.priority,
           }),
-        resume: async () => workers.resume(),
+        // A submit returns once the job is in its Redis queue.
+        ready: async () => undefined,
         stop: async () => {
           await workers.close();
           await producer.obliterate();

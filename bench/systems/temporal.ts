@@ -1,21 +1,52 @@
 /**
- * This project, in-process, wired as production wires it: createWorkerSet with one process-wide
- * CapacityLimiter (10/4), read-model sync on, jobs started with submitJob. Paused = caps 0, so
- * render tasks wait on the server in its own priority order until resume() sets 10/4.
+ * This project, in-process, wired as production wires it: createWorkerSet with the local slot
+ * guard following job_queue_config (startLocalCapacity, as the worker runtime does), admission
+ * keeping the run's caps fleet-wide, read-model sync on, jobs started with submitJob (or inserted).
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { IntakeRunner } from '../../src/intake/intake-runner';
+import { startIntakeOnInsert } from '../../src/intake/intake-runner';
 import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
 import { insertQueuedJob } from './peers';
-import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
-import { createRenderers } from '../../src/renderers/adapters';
-import { createWorkerSet } from '../../src/worker/create-workers';
+import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
+import { AdmissionQueue } from '../../src/shared/admission-queue';
+import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE } from '../../src/shared/constants';
+import { queuedWithinMs, waitUntil } from '../lib/infra';
+import { startStackWorkers } from '../../dev/stack';
+import { startLocalCapacity } from '../../src/worker/local-capacity';
 import { submitBenchJob } from '../lib/jobs';
 import type { BenchJob } from '../lib/jobs';
 import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
 export const CAPS = { total: 10, manim: 4 };
+
+const TERMINATE_CONCURRENCY = 20;
+
+/** How long a finished run's jobs get to close on their own (their rows are final; a last release or sync may be in flight). */
+const CLOSE_ON_THEIR_OWN_MS = 15_000;
+
+async function terminateOpenJobs(env: TestWorkflowEnvironment): Promise<void> {
+  const query = `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND ExecutionStatus = 'Running'`;
+  await waitUntil(
+    "the run's jobs to close on their own",
+    async () => (await env.client.workflow.count(query)).count === 0,
+    CLOSE_ON_THEIR_OWN_MS,
+    500,
+  ).catch(() => undefined); // those still open are terminated below
+  const ids: string[] = [];
+  for await (const run of env.client.workflow.list({ query })) ids.push(run.workflowId);
+  if (ids.length === 0) return;
+  process.stdout.write(`terminating ${ids.length} job workflows the run left open\n`);
+  const terminateNext = async () => {
+    for (let id = ids.pop(); id; id = ids.pop()) {
+      await env.client.workflow
+        .getHandle(id)
+        .terminate('benchmark run ended')
+        .catch(() => undefined); // closed meanwhile
+    }
+  };
+  await Promise.all(Array.from({ length: TERMINATE_CONCURRENCY }, terminateNext));
+}
 
 /**
  * `via: 'insert'`: jobs arrive as the frontend sends them, a row inserted into `jobs`; intake
@@ -30,40 +61,78 @@ export function temporalSystem(
   return {
     id,
     async start(ctx: StartContext): Promise<SystemRun> {
-      const limiter = new CapacityLimiter({ caps: ctx.paused ? { total: 0, manim: 0 } : CAPS });
-      const workers = await createWorkerSet({
-        connection: env.nativeConnection,
-        namespace: env.namespace ?? 'default',
-        client: env.client,
+      const silent = { info() {}, warn() {}, error() {} };
+      const { liveConfig, limiter } = await startLocalCapacity({
+        read: () => ctx.db.store.readQueueConfig(),
+        logger: silent,
+      });
+      const workers = await startStackWorkers(env, {
         store: ctx.db.store,
-        renderers: createRenderers(ctx.urls),
+        urls: ctx.urls,
         limiter,
         pollIntervalMs,
-        shutdownGraceTime: '2s',
       });
-      const running = workers.run();
-      const silent = { info() {}, warn() {}, error() {} };
-      const intake =
-        via === 'insert'
-          ? new IntakeRunner({ store: ctx.db.store, client: env.client, logger: silent })
-          : undefined;
-      const wakeups = intake
-        ? ctx.db.url
-          ? pgWakeups(ctx.db.url, silent)
-          : pgliteWakeups(ctx.db.db as unknown as PGlite)
-        : undefined;
-      if (intake && wakeups) await wakeups.start(() => intake.wake());
+      const stopWorkers = async () => {
+        await workers.stop();
+        liveConfig.stop();
+      };
+      // One admission workflow serves every run on this server: it must have let go of the last
+      // run's jobs, and read this run's caps now rather than at its next housekeeping round.
+      const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
+      // A query can time out while admission works through a burst: that is "not yet", not a failure.
+      const queueNow = async () => {
+        try {
+          return AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
+        } catch {
+          return undefined;
+        }
+      };
+      let intake: Awaited<ReturnType<typeof startIntakeOnInsert>> | undefined;
+      try {
+        await waitUntil(
+          'admission idle',
+          async () => (await queueNow())?.holdersList().length === 0,
+          120_000,
+          200,
+        );
+        await admission.signal(admissionConfigChangedSignal);
+        if (via === 'insert')
+          intake = await startIntakeOnInsert({
+            store: ctx.db.store,
+            client: env.client,
+            logger: silent,
+            wakeups: ctx.db.url
+              ? pgWakeups(ctx.db.url, silent)
+              : pgliteWakeups(ctx.db.db as unknown as PGlite),
+          });
+      } catch (err) {
+        // The next system run registers Workers on the same queues in this process: stop these.
+        await stopWorkers();
+        throw err;
+      }
       return {
         submit: async (job: BenchJob) => {
           if (via === 'insert') return insertQueuedJob(ctx.db.db, job);
           await submitBenchJob(env.client, job);
         },
-        resume: async () => limiter.setCaps(CAPS),
+        ready: async (jobIds) => {
+          await waitUntil(
+            'admission to hear of every job',
+            async () => {
+              const queue = await queueNow();
+              return queue !== undefined && jobIds.every((id) => queue.waitingEntry(id) ?? queue.holder(id));
+            },
+            queuedWithinMs(jobIds.length),
+            200,
+          );
+        },
         stop: async () => {
-          await wakeups?.stop();
           await intake?.stop();
-          workers.shutdown();
-          await running;
+          // A run that failed part-way leaves jobs behind: they would hold and wait for permits
+          // through every later scenario on this server. Admission's reconciliation then lets go
+          // of them, which the next run's idle wait sees.
+          await terminateOpenJobs(env);
+          await stopWorkers();
         },
       };
     },

@@ -26,16 +26,15 @@ export const PEER_IDS: SystemId[] = ['old-poller-60s', 'old-poller-1s', 'bullmq'
 
 export interface StartContext {
   urls: Record<Renderer, string>;
+  /** Its job_queue_config holds the run's caps. */
   db: BenchDb;
-  /** Start with dispatch held back until resume(): the scenario queues everything first. */
-  paused: boolean;
 }
 
 export interface SystemRun {
   /** Accepts a job the way this system's clients submit one; resolves once it is accepted. */
   submit(job: BenchJob): Promise<void>;
-  /** Lets dispatch begin (no-op when started unpaused). */
-  resume(): Promise<void>;
+  /** Resolves once the system's own queue holds these submitted jobs (beyond their rows). */
+  ready(jobIds: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -11,7 +11,7 @@ import { Context, log as activityLog } from '@temporalio/activity';
 import { WorkflowNotFoundError, defaultPayloadConverter } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { admissionStartOptions, requestAdmission } from '../client/admission';
+import { admissionStartOptions, requestAdmission } from './admission-client';
 import { validateQueueConfig } from '../capacity/live-config';
 import type { ConfigValidation } from '../capacity/live-config';
 import { AdmissionQueue } from '../shared/admission-queue';
@@ -33,6 +33,7 @@ import {
   renderJobWorkflowId,
 } from '../shared/constants';
 import type { Renderer } from '../shared/constants';
+import type { renderAdmission } from '../workflows/admission';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobStore } from '../store/job-store';
 import type { RendererAdapter } from '../renderers/http-client';
@@ -103,7 +104,7 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
     // its fresh run asks every running job to re-register), even when no new job is submitted.
     async releasePermit(release: PermitRelease): Promise<void> {
       await client.withAbortSignal(Context.current().cancellationSignal, () =>
-        client.workflow.signalWithStart('renderAdmission', {
+        client.workflow.signalWithStart<typeof renderAdmission, [PermitRelease]>(WORKFLOW_TYPE.admission, {
           ...admissionStartOptions(),
           signal: permitReleaseSignal,
           signalArgs: [release],

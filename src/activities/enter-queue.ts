@@ -6,14 +6,10 @@
  */
 import { Context, log as activityLog } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { requestAdmission } from '../client/admission';
+import { requestAdmission } from './admission-client';
 import type { PermitRequest } from '../shared/admission-queue';
-import {
-  DEFAULT_RENDER_POLICY,
-  RenderJobInputSchema,
-  describeZodError,
-  renderPolicyOf,
-} from '../shared/job-schema';
+import { DEFAULT_RENDER_POLICY } from '../shared/constants';
+import { RenderJobInputSchema, describeZodError, renderPolicyOf } from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
 import type { JobStore } from '../store/job-store';
 import { withTimeout } from '../util/with-timeout';

@@ -3,11 +3,15 @@
  * batch, heartbeating per row. Runs on the sync task queue (database work, never a render slot).
  */
 import { Context, log as activityLog } from '@temporalio/activity';
-import { runIntakeBatch } from '../intake/intake-batch';
-import type { IntakeBatchResult, IntakeDeps } from '../intake/intake-batch';
+import type { IntakeBatchResult, IntakeRowEvent } from '../shared/intake-messages';
 
-export type { IntakeBatchResult } from '../intake/intake-batch';
-export { submissionFromRow } from '../intake/intake-batch';
+export type { IntakeBatchResult } from '../shared/intake-messages';
+
+/** Claims and starts one batch (src/intake's runIntakeBatch, bound to a store and client by the worker). */
+export type RunIntakeBatch = (
+  limit: number,
+  onRow: (event: IntakeRowEvent, index: number, claimed: number) => void,
+) => Promise<IntakeBatchResult>;
 
 /** Heartbeat details: where a batch was, readable in the Web UI. */
 export interface IntakeProgress {
@@ -16,10 +20,10 @@ export interface IntakeProgress {
   lastJobId: string;
 }
 
-export function createIntakeActivities(deps: IntakeDeps) {
+export function createIntakeActivities(deps: { runBatch: RunIntakeBatch }) {
   return {
     async intakeBatch(limit: number): Promise<IntakeBatchResult> {
-      return runIntakeBatch(deps, limit, (event, index, claimed) => {
+      return deps.runBatch(limit, (event, index, claimed) => {
         Context.current().heartbeat({
           claimed,
           done: index + 1,

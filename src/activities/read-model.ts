@@ -3,13 +3,9 @@
  * queue, never in a render slot.
  */
 import { ApplicationFailure, log as activityLog } from '@temporalio/activity';
+import { DEFAULT_RENDER_POLICY } from '../shared/constants';
 import { READ_MODEL_REJECTED } from '../shared/errors';
-import {
-  DEFAULT_RENDER_POLICY,
-  JobTransitionSchema,
-  describeZodError,
-  renderPolicyOf,
-} from '../shared/job-schema';
+import { JobTransitionSchema, describeZodError, renderPolicyOf } from '../shared/job-schema';
 import type { JobTransition, RenderPolicy } from '../shared/job-schema';
 import type { Logger } from '@temporalio/common';
 import type { JobStore } from '../store/job-store';

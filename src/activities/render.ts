@@ -30,9 +30,9 @@ import {
   type StopRenderInput,
   type RenderActivityInput,
   type RenderHeartbeatDetails,
-  type RenderOutcome,
+  type RenderResult,
   type RenderProgressUpdate,
-  type RenderStatus,
+  type RenderStatusResponse,
 } from '../renderers/contract';
 import type { RendererAdapter } from '../renderers/http-client';
 import type { PermitRelease } from '../shared/admission-messages';
@@ -44,7 +44,7 @@ export type {
   CancelRenderInput,
   RenderActivityInput,
   RenderHeartbeatDetails,
-  RenderOutcome,
+  RenderResult,
   RenderProgressUpdate,
 } from '../renderers/contract';
 import { withTimeout } from '../util/with-timeout';
@@ -76,7 +76,7 @@ export interface RenderActivityDeps {
 }
 
 export interface RenderActivities {
-  render(input: RenderActivityInput): Promise<RenderOutcome>;
+  render(input: RenderActivityInput): Promise<RenderResult>;
   /** Tells a renderer to stop a render whose activity could not (its worker was gone). */
   cancelRender(input: CancelRenderInput): Promise<{ acknowledged: boolean }>;
   /**
@@ -119,7 +119,7 @@ interface Run {
 export function createRenderActivities(deps: RenderActivityDeps): RenderActivities {
   const pollIntervalMs = deps.pollIntervalMs ?? LIMITS.renderPollIntervalMs;
 
-  async function render(rawInput: RenderActivityInput): Promise<RenderOutcome> {
+  async function render(rawInput: RenderActivityInput): Promise<RenderResult> {
     const ctx = Context.current();
     const input = parseInput(rawInput);
     const legacy = input.attempt === undefined;
@@ -174,27 +174,33 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     }
   }
 
-  /** The video is there: its row and the permit go first, so the next job starts at once. */
-  async function finish(run: Run, outcome: RenderOutcome): Promise<RenderOutcome> {
-    const recorded = run.rows ? await run.rows.completed(outcome.videoUrl) : undefined;
-    let released: boolean | undefined;
-    if (run.input.releasesPermit && deps.releasePermit) {
+  /**
+   * The video is there: its row and the permit go first, together, so the next job starts at once
+   * (the two do not depend on each other: each falls back to the workflow on its own).
+   */
+  async function finish(run: Run, outcome: RenderResult): Promise<RenderResult> {
+    const release = async (): Promise<boolean | undefined> => {
+      if (!run.input.releasesPermit || !deps.releasePermit) return undefined;
       try {
         await withTimeout(
           deps.releasePermit({ jobId: run.input.jobId, attempt: run.attempt, outcome: 'completed' }),
           PERMIT_RELEASE_TIMEOUT_MS,
           `permit release timed out after ${PERMIT_RELEASE_TIMEOUT_MS} ms`,
         );
-        released = true;
+        return true;
       } catch (error) {
         // The workflow gives it back instead.
         run.log.warn('could not give the permit back; the workflow will', {
           ...run.fields,
           error: message(error),
         });
-        released = false;
+        return false;
       }
-    }
+    };
+    const [recorded, released] = await Promise.all([
+      run.rows ? run.rows.completed(outcome.videoUrl) : undefined,
+      release(),
+    ]);
     return {
       ...outcome,
       ...(recorded === undefined ? {} : { recorded }),
@@ -255,7 +261,7 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
    * Heartbeat details of an earlier try of this attempt name its render: keep polling it. Legacy
    * workflows also resume across render attempts, and start afresh when that render failed.
    */
-  async function resume(run: Run): Promise<{ renderId: string; status?: RenderStatus } | undefined> {
+  async function resume(run: Run): Promise<{ renderId: string; status?: RenderStatusResponse } | undefined> {
     const raw: unknown = run.ctx.info.heartbeatDetails;
     if (raw === undefined || raw === null) return undefined;
     const details = RenderHeartbeatDetailsSchema.safeParse(raw);
@@ -274,7 +280,7 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
       run.log.info('resuming render after a lost worker', { ...run.fields, renderId });
       return { renderId };
     }
-    let status: RenderStatus;
+    let status: RenderStatusResponse;
     try {
       status = await run.renderer.status(renderId, run.ctx.cancellationSignal);
     } catch (error) {
@@ -307,7 +313,11 @@ export function createRenderActivities(deps: RenderActivityDeps): RenderActiviti
     return renderId;
   }
 
-  async function poll(run: Run, renderId: string, first: RenderStatus | undefined): Promise<RenderOutcome> {
+  async function poll(
+    run: Run,
+    renderId: string,
+    first: RenderStatusResponse | undefined,
+  ): Promise<RenderResult> {
     const tolerance = deps.pollErrorToleranceMs ?? LIMITS.renderPollErrorToleranceMs;
     let lastAnswerAt = Date.now();
     let status = first;
@@ -404,14 +414,14 @@ function classified(error: unknown): ApplicationFailure {
   });
 }
 
-function completed(run: Run, renderId: string, status: RenderStatus): RenderOutcome {
+function completed(run: Run, renderId: string, status: RenderStatusResponse): RenderResult {
   // The schema guarantees an http(s) videoUrl on a completed status.
   const videoUrl = status.videoUrl as string;
   run.log.info('render completed', { ...run.fields, renderId });
   return { videoUrl, renderId, attempt: run.attempt };
 }
 
-function renderFailed(run: Run, renderId: string, status: RenderStatus): ApplicationFailure {
+function renderFailed(run: Run, renderId: string, status: RenderStatusResponse): ApplicationFailure {
   const permanent = status.retryable === false;
   const reason = status.error ?? 'no reason given';
   run.log.warn('render failed', { ...run.fields, renderId, permanent });

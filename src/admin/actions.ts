@@ -1,12 +1,12 @@
 /**
  * The operator's actions on one job, through the same library functions as the CLI (cancelJob,
- * retryJob, changeJobPriority): the page can do nothing the CLI could not. Input is checked with
+ * rerunJob, changeJobPriority): the page can do nothing the CLI could not. Input is checked with
  * zod before anything is sent, and a refusal names the field.
  */
 import type { Client } from '@temporalio/client';
 import { z } from 'zod';
-import { retryJob } from '../client/retry';
-import { cancelJob, changeJobPriority } from '../client/submit';
+import { rerunJob } from '../jobs/rerun';
+import { cancelJob, changeJobPriority } from '../jobs/submit';
 import { PrioritySchema, describeZodError } from '../shared/job-schema';
 import type { JobStore } from '../store/job-store';
 
@@ -67,7 +67,7 @@ export async function runAction(
         : { status: 409, outcome, message: `job ${jobId} has already finished; nothing to cancel` };
     }
     case 'retry': {
-      const result = await retryJob(client, jobId, store ? { store } : {});
+      const result = await rerunJob(client, jobId, store ? { store } : {});
       if (result.kind === 'not-found') return notFound;
       if (result.kind === 'restarted') {
         return {

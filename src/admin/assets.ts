@@ -16,7 +16,7 @@ export const CLIENT_SCRIPT = String.raw`'use strict';
     status.className = bad ? 'bad' : 'ok';
   };
 
-  // Same format as the server's (src/cli/table.ts duration).
+  // Same format as the server's (src/util/table.ts duration).
   const pad = (n) => String(n).padStart(2, '0');
   const span = (s) =>
     s < 60 ? Math.round(s) + 's'

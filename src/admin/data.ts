@@ -15,7 +15,8 @@ import { JOB_STATUSES, PRIORITIES, renderJobWorkflowId } from '../shared/constan
 import type { JobStatus, Priority, Renderer } from '../shared/constants';
 import type { JobRow, QueueStats } from '../shared/job-schema';
 import type { JobStore } from '../store/job-store';
-import { redact } from '../observability/logger';
+import { redact } from '../observability/secrets';
+import { errorFirstLine } from '../shared/error-message';
 
 export const PAGE_SIZE = 50;
 const FINISHED_SHOWN = 10;
@@ -109,8 +110,7 @@ export interface QueueState {
   storeError: string | null;
 }
 
-const message = (err: unknown): string =>
-  redact(err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err));
+const message = (err: unknown): string => redact(errorFirstLine(err));
 
 export function decodeAdmission(snapshot: AdmissionSnapshot, now: number): AdmissionState {
   const queue = AdmissionQueue.decode(snapshot.queue);

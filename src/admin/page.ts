@@ -3,7 +3,7 @@
  * for live updates, so the first screen needs no script and updates patch exactly what changed.
  * Times are <time> elements the client script keeps counting; the text here is the start value.
  */
-import { duration } from '../cli/table';
+import { duration } from '../util/table';
 import { PRIORITIES } from '../shared/constants';
 import type { AdminView, FinishedJob, InFlightJob, WaitingJob } from './data';
 import { workflowUrl } from './data';

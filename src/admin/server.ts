@@ -8,7 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Logger } from '@temporalio/common';
-import { redact, registerSecret } from '../observability/logger';
+import { redact, registerSecret } from '../observability/secrets';
+import { errorFirstLine } from '../shared/error-message';
 import { admissionSnapshotQuery } from '../shared/admission-messages';
 import type { AdmissionSnapshot } from '../shared/admission-messages';
 import { ADMISSION_WORKFLOW_ID } from '../shared/constants';
@@ -93,8 +94,7 @@ function parsePage(raw: string | null): number {
   return page;
 }
 
-const firstLine = (err: unknown) =>
-  redact(err instanceof Error ? (err.message.split('\n')[0] ?? err.name) : String(err));
+const firstLine = (err: unknown) => redact(errorFirstLine(err));
 
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   assertSafeBind(options.host, options.token);

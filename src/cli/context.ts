@@ -12,7 +12,7 @@ export interface CommandContext {
   store: () => Promise<JobStore>;
   /** Whether a shared database is configured (DATABASE_URL or SUPABASE_URL). */
   hasStore: () => boolean;
-  /** Injectable clock, so `watch` can be tested. */
+  /** The clock `capacity` reads peak hours by (tests set it); `watch` waits in real time. */
   now?: () => Date;
   isTTY?: boolean;
 }

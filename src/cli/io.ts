@@ -1,6 +1,7 @@
 /** CLI plumbing: exit codes, output in text or JSON, and errors as one clear line. */
 import { ZodError } from 'zod';
-import { redact } from '../observability/logger';
+import { redact } from '../observability/secrets';
+import { errorFirstLine } from '../shared/error-message';
 
 export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
 
@@ -46,8 +47,7 @@ function classify(err: unknown): { code: number; message: string } {
   if (err instanceof Error && err.name === 'UnreachableError') {
     return { code: EXIT.failure, message: redact(err.message) };
   }
-  const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-  return { code: EXIT.failure, message: redact(message ?? 'unknown error') };
+  return { code: EXIT.failure, message: redact(errorFirstLine(err)) };
 }
 
 /** Messages echo arguments: escape control characters so none reaches the terminal raw (newlines, escapes). */

@@ -1,8 +1,8 @@
 /** Commands about one job: submit, status, cancel, retry. */
-import { retryJob } from '../client/retry';
-import { getJobAdmission } from '../client/admission';
-import { cancelJob, changeJobPriority, getJobStatus, submitJob, validateSubmission } from '../client/submit';
-import { untilTime } from './table';
+import { rerunJob } from '../jobs/rerun';
+import { getJobAdmission } from '../jobs/admission';
+import { cancelJob, changeJobPriority, getJobStatus, submitJob, validateSubmission } from '../jobs/submit';
+import { untilTime } from '../util/table';
 import { EXIT, UsageError } from './io';
 import type { CommandContext } from './context';
 import { jobIdArg, parseFlags, parsePayload, stringFlag } from './parse';
@@ -109,7 +109,7 @@ export async function retryCommand(ctx: CommandContext): Promise<number> {
   const jobId = jobIdArg(positionals, 'retry');
   // With a database configured, a row intake refused (and an operator fixed) can be re-run too.
   const store = ctx.hasStore() ? await ctx.store() : undefined;
-  const result = await retryJob(await ctx.client(), jobId, store ? { store } : {});
+  const result = await rerunJob(await ctx.client(), jobId, store ? { store } : {});
   switch (result.kind) {
     case 'restarted':
       ctx.out.print(`job ${jobId} started again (run ${result.generation + 1})`, {

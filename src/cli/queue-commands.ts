@@ -1,14 +1,14 @@
 /** Commands about the queue as a whole: list, stats, capacity, watch, intake. */
 import { effectiveCaps } from '../capacity/peak-hours';
 import { validateQueueConfig } from '../capacity/live-config';
-import { ensureIntakeSweep, runIntakeOnce } from '../client/intake-sweep';
+import { ensureIntakeSweep, runIntakeOnce } from '../jobs/intake-sweep';
 import { JOB_STATUSES, PRIORITIES, RENDERERS, WORKFLOW_TYPE, jobIdFromWorkflowId } from '../shared/constants';
 import type { JobStatus, Priority, Renderer } from '../shared/constants';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { CommandContext } from './context';
 import { EXIT, UsageError } from './io';
 import { intFlag, oneOf, parseFlags, stringFlag } from './parse';
-import { duration, table, untilTime } from './table';
+import { duration, table, untilTime } from '../util/table';
 
 interface ListedJob {
   jobId: string;

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { InvalidSubmissionError, submitJob, validateSubmission } from '../client/submit';
+import { InvalidSubmissionError, submitJob, validateSubmission } from '../jobs/submit';
 import { errorMessage } from '../shared/error-message';
 import { EXIT, UsageError } from './io';
 import type { CommandContext } from './context';

@@ -3,7 +3,7 @@
  * malformed value stops the process with a message naming the variable.
  */
 import { z } from 'zod';
-import { registerSecret, redact } from '../observability/logger';
+import { passwordOf, redact, redactSettings, registerSecret } from '../observability/secrets';
 
 const url = (what: string) =>
   z
@@ -95,23 +95,9 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return env;
 }
 
-function passwordOf(connectionUrl: string | undefined): string | undefined {
-  if (!connectionUrl) return undefined;
-  try {
-    return decodeURIComponent(new URL(connectionUrl).password) || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** A copy safe to print: secrets replaced, connection passwords removed. */
 export function redactedEnv(env: Env): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(env).map(([key, value]) => {
-      if ((key === 'SUPABASE_SERVICE_ROLE_KEY' || key === 'ADMIN_TOKEN') && value) return [key, '[redacted]'];
-      return [key, typeof value === 'string' ? redact(value) : value];
-    }),
-  );
+  return redactSettings(env);
 }
 
 export function rendererUrls(env: Env): { manim: string; revideo: string; orchestrator: string } {

@@ -5,32 +5,15 @@
  * safety sweep's activity.
  */
 import type { Client } from '@temporalio/client';
-import { InvalidSubmissionError, submitJob } from '../client/submit';
+import { InvalidSubmissionError, submitJob } from '../jobs/submit';
 import { LIMITS } from '../shared/constants';
 import type { JobRow, JobSubmission } from '../shared/job-schema';
+import type { IntakeBatchResult, IntakeRowEvent } from '../shared/intake-messages';
 import type { JobStore } from '../store/job-store';
 
 export interface IntakeDeps {
   store: JobStore;
   client: Client;
-}
-
-export interface IntakeBatchResult {
-  /** Rows claimed by this batch. */
-  claimed: number;
-  /** Workflows started by this batch. */
-  started: number;
-  /** Rows whose workflow already existed (a crashed intake run, or a duplicate start): nothing new started. */
-  alreadyRunning: number;
-  /** Rows failed as invalid. */
-  rejected: number;
-}
-
-export interface IntakeRowEvent {
-  jobId: string;
-  outcome: 'started' | 'already-running' | 'rejected';
-  workflowId?: string;
-  reason?: string;
 }
 
 /** Rows claimed per batch. */

@@ -5,7 +5,7 @@
  */
 import { INTAKE_BATCH_SIZE, runIntakeBatch } from './intake-batch';
 import type { IntakeDeps } from './intake-batch';
-import type { WakeupLogger } from './wakeups';
+import type { IntakeWakeups, WakeupLogger } from './wakeups';
 import { errorMessage } from '../shared/error-message';
 
 export interface IntakeRunnerOptions extends IntakeDeps {
@@ -63,4 +63,31 @@ export class IntakeRunner {
       }
     } while (this.again && !this.stopped);
   }
+}
+
+export interface IntakeOnInsert {
+  runner: IntakeRunner;
+  /** Where the wake-ups come from, for logs. */
+  source: string;
+  /** Stops listening, then waits for the drain in progress. */
+  stop(): Promise<void>;
+}
+
+/** An intake runner woken by `wakeups`: how the worker runtime and the dev stack run intake on insert. */
+export async function startIntakeOnInsert(
+  options: IntakeRunnerOptions & { wakeups: IntakeWakeups },
+): Promise<IntakeOnInsert> {
+  const { wakeups, ...runnerOptions } = options;
+  const runner = new IntakeRunner(runnerOptions);
+  const stop = async (): Promise<void> => {
+    await wakeups.stop();
+    await runner.stop();
+  };
+  try {
+    await wakeups.start(() => runner.wake());
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { runner, source: wakeups.source, stop };
 }

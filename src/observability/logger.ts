@@ -1,33 +1,26 @@
 /**
- * Structured JSON-lines logging. Every line passes through the redactor so a configured secret
- * can never reach a log, whoever logs it (our code or the Temporal SDK).
+ * Structured JSON-lines logging, the one way the project writes a log line. Every line passes
+ * through the redactor (secrets.ts) so a configured secret can never reach a log, whoever logs it
+ * (our code or the Temporal SDK).
  */
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
+import { redact } from './secrets';
 
 const LEVELS: Record<LogLevel, number> = { TRACE: 10, DEBUG: 20, INFO: 30, WARN: 40, ERROR: 50 };
 
-const secrets = new Set<string>();
-
-/** Registers values that must never be printed (keys, passwords, URLs with credentials). */
-export function registerSecret(value: string | undefined): void {
-  if (value && value.length >= 6) secrets.add(value);
-}
-
-export function redact(text: string): string {
-  let out = text;
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  // Credentials inside any connection URL, registered or not.
-  return out.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/\s@]+:)[^@\s/]+@/gi, '$1[redacted]@');
-}
-
 export type LineSink = (line: string) => void;
+
+/** Where log lines go unless told otherwise: stderr, keeping stdout for a command's output. */
+export const stderrLines: LineSink = (line) => process.stderr.write(`${line}\n`);
+/** For processes whose log is their output (simulators, `db:migrate`'s report). */
+export const stdoutLines: LineSink = (line) => process.stdout.write(`${line}\n`);
 
 export class JsonLogger implements Logger {
   private readonly threshold: number;
 
   constructor(
     private readonly level: LogLevel = 'INFO',
-    private readonly sink: LineSink = (line) => process.stderr.write(`${line}\n`),
+    private readonly sink: LineSink = stderrLines,
     private readonly bindings: LogMetadata = {},
   ) {
     this.threshold = LEVELS[level];

@@ -47,7 +47,7 @@ function isHttpUrl(value: string): boolean {
  * Python tend to send `None`). A `completed` render must carry an http(s) `videoUrl`: without it
  * there is nothing to hand back, so it counts as a bad response, not a success.
  */
-export const RenderStatusSchema = z
+export const RenderStatusResponseSchema = z
   .object({
     status: z.enum(RENDER_STATUSES),
     progress: z.number().min(0).max(1).nullish(),
@@ -65,7 +65,7 @@ export const RenderStatusSchema = z
       });
     }
   });
-export type RenderStatus = z.infer<typeof RenderStatusSchema>;
+export type RenderStatusResponse = z.infer<typeof RenderStatusResponseSchema>;
 
 /** `GET /health` answer: anything beyond `status: 'ok'` is informational. */
 export const HealthResponseSchema = z.looseObject({ status: z.literal('ok') });
@@ -115,7 +115,7 @@ export const RenderActivityInputSchema = z
   .strict();
 export type RenderActivityInput = z.infer<typeof RenderActivityInputSchema>;
 
-export interface RenderOutcome {
+export interface RenderResult {
   videoUrl: string;
   renderId: string;
   /** The Temporal attempt that produced the video (1-based). */

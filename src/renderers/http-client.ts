@@ -14,11 +14,11 @@ import { RENDER_ERROR } from '../shared/errors';
 import { describeZodError } from '../shared/job-schema';
 import {
   HealthResponseSchema,
-  RenderStatusSchema,
+  RenderStatusResponseSchema,
   SubmitResponseSchema,
   type HealthResponse,
   type RenderRequest,
-  type RenderStatus,
+  type RenderStatusResponse,
   type SubmitResponse,
 } from './contract';
 
@@ -39,7 +39,7 @@ export interface RendererClientOptions {
 export interface RendererAdapter {
   readonly name: string;
   submit(request: RenderRequest, signal?: AbortSignal): Promise<SubmitResponse>;
-  status(renderId: string, signal?: AbortSignal): Promise<RenderStatus>;
+  status(renderId: string, signal?: AbortSignal): Promise<RenderStatusResponse>;
   cancel(renderId: string): Promise<boolean>;
   health(signal?: AbortSignal): Promise<HealthResponse>;
 }
@@ -83,7 +83,7 @@ export class RendererClient implements RendererAdapter {
     return this.parse(call, raw, SubmitResponseSchema);
   }
 
-  async status(renderId: string, signal?: AbortSignal): Promise<RenderStatus> {
+  async status(renderId: string, signal?: AbortSignal): Promise<RenderStatusResponse> {
     const call: Call = { method: 'GET', path: `/render/${encodeURIComponent(renderId)}` };
     const raw = await this.send(call, this.requestTimeoutMs, signal);
     if (raw.httpStatus === 404) {
@@ -98,7 +98,7 @@ export class RendererClient implements RendererAdapter {
       );
     }
     this.throwOnHttpError(call, raw);
-    return this.parse(call, raw, RenderStatusSchema);
+    return this.parse(call, raw, RenderStatusResponseSchema);
   }
 
   /** Best effort: never throws, returns whether the renderer acknowledged the cancellation. */

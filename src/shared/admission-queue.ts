@@ -49,6 +49,15 @@ export interface HolderEntry {
   acceptedAt: number;
 }
 
+/** A permit granted at `now` to the job `entry` names, keeping its place in the queue. */
+function holderOf(
+  entry: Pick<HolderEntry, 'jobId' | 'renderer' | 'attempt'>,
+  now: number,
+  acceptedAt: number,
+): HolderEntry {
+  return { jobId: entry.jobId, renderer: entry.renderer, attempt: entry.attempt, grantedAt: now, acceptedAt };
+}
+
 export interface AdmissionCaps {
   total: number;
   manim: number;
@@ -116,13 +125,7 @@ export class AdmissionQueue {
     if (held) this.dropHolder(held);
     if (req.holding) {
       this.withdraw(req.jobId);
-      const holder: HolderEntry = {
-        jobId: req.jobId,
-        renderer: req.renderer,
-        attempt: req.attempt,
-        grantedAt: now,
-        acceptedAt: req.acceptedAt ?? now,
-      };
+      const holder = holderOf(req, now, req.acceptedAt ?? now);
       this.addHolder(holder);
       return { kind: 'holding', holder };
     }
@@ -189,13 +192,7 @@ export class AdmissionQueue {
         general && manim ? (compareWaiting(manim, general) < 0 ? manim : general) : (general ?? manim);
       if (!next) break;
       this.withdraw(next.jobId);
-      const holder: HolderEntry = {
-        jobId: next.jobId,
-        renderer: next.renderer,
-        attempt: next.attempt,
-        grantedAt: now,
-        acceptedAt: next.acceptedAt,
-      };
+      const holder = holderOf(next, now, next.acceptedAt);
       this.addHolder(holder);
       granted.push(holder);
     }

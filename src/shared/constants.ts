@@ -35,10 +35,8 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['completed', 'failed', 'cancelled'];
 
 /**
- * Workflow task queues, one per priority (the design's split), so a backlog of low jobs never
- * delays a high one; Temporal's priority keys order tasks within each. Admission and the intake
- * sweep run on the high queue with the high key: a fourth queue would cost every worker process
- * a fourth workflow Worker, and with it a V8 isolate of its own.
+ * Workflow task queues, one per priority (docs/ARCHITECTURE.md, Worker processes), so a backlog
+ * of low jobs never delays a high one; Temporal's priority keys order tasks within each.
  */
 export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
   high: 'render-jobs-high',
@@ -46,8 +44,26 @@ export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
   low: 'render-jobs-low',
 };
 
-/** Where the admission workflow and the intake sweep run. */
-export const SERVICE_WORKFLOW_TASK_QUEUE = WORKFLOW_TASK_QUEUE.high;
+/**
+ * Where the admission workflow and the intake sweep run: a queue and a Worker of their own, whose
+ * small cache holds nothing else. On a job queue, a burst of job workflows pushed admission out of
+ * the cache, and each of its next tasks replayed its whole history first (8-10 s under load, with
+ * every grant waiting: seen in the saturation benchmark). The price is one more V8 isolate per
+ * worker process.
+ */
+export const SERVICE_WORKFLOW_TASK_QUEUE = 'render-queue-service';
+/**
+ * Where admission and the intake sweep ran before they had a queue of their own. Runs started
+ * there keep being served by the high queue's Worker until they continue as new onto the service
+ * queue (a patched step in each workflow).
+ */
+export const SERVICE_WORKFLOW_TASK_QUEUE_BEFORE = WORKFLOW_TASK_QUEUE.high;
+/** The patch (admission, intake sweep) under which a continue-as-new moves to the service queue. */
+export const SERVICE_QUEUE_PATCH = 'service-task-queue';
+/** The patch under which admission continues as new at ADMISSION_LIMITS.historyLimit (was historyLimitBefore). */
+export const ADMISSION_SHORTER_RUNS_PATCH = 'admission-shorter-runs';
+/** The patch under which a local activity Core reported cancelled, unasked, runs again (idempotent-local-activities.ts). */
+export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retried';
 
 /** Render activity queues: Manim is expensive and has its own cap, so it gets its own queue. */
 export const RENDER_TASK_QUEUE = {
@@ -66,6 +82,7 @@ export const SYNC_TASK_QUEUE = 'render-sync';
 export const WORKFLOW_TYPE = {
   renderJob: 'renderJob',
   intake: 'intakeJobs',
+  intakeSweep: 'intakeSweep',
   admission: 'renderAdmission',
 } as const;
 
@@ -100,6 +117,16 @@ export const DEFAULT_QUEUE_CONFIG = {
   maxAttempts: 3,
 } as const;
 
+/**
+ * The policy a job runs with when `job_queue_config` cannot be read or is invalid (a
+ * RenderPolicy). Here rather than beside the schema, so workflow code can use it without zod.
+ */
+export const DEFAULT_RENDER_POLICY = {
+  jobTimeoutMinutes: DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
+  retryIntervalMinutes: DEFAULT_QUEUE_CONFIG.retryIntervalMinutes,
+  maxAttempts: DEFAULT_QUEUE_CONFIG.maxAttempts,
+} as const;
+
 export const LIMITS = {
   /** Payloads are carried in the workflow input; keep histories small and bounded. */
   maxPayloadBytes: 64 * 1024,
@@ -127,6 +154,10 @@ export const LIMITS = {
   renderResumeIntervalMs: 1000,
   /** How often a render activity polls its renderer (and heartbeats after each answer). */
   renderPollIntervalMs: 1000,
+  /** Pause before running again a local activity that Core reported cancelled without a cancel. */
+  localActivityCancelRetryMs: 1000,
+  /** How often in a row it runs again before the cancellation stands (each run costs history events). */
+  localActivityCancelRetries: 5,
   /** Per-request timeout for renderer calls; a hung call counts against the poll error tolerance. */
   rendererRequestTimeoutMs: 10_000,
   /** Progress is reported to the workflow in steps this big, to keep histories short. */
@@ -148,6 +179,8 @@ export const WORKER_LIMITS = {
    * at any backlog (the SDK's default grows with the heap limit: ~2,300 on a 4 GB heap).
    */
   cachedWorkflowsPerQueue: 40,
+  /** The service queue's Worker: admission and the intake sweep, with room for a run handing over to its next. */
+  cachedServiceWorkflows: 4,
 } as const;
 
 /** The admission workflow's own rhythm; tests shorten some of them through its input. */
@@ -156,10 +189,22 @@ export const ADMISSION_LIMITS = {
   housekeepingSeconds: 15,
   /** Queue positions and estimated starts reach the read model at most this often. */
   publishMinIntervalMs: 1000,
-  /** Continue-as-new at this many history events even if the server has not suggested it. */
-  historyLimit: 10_000,
+  /**
+   * Continue-as-new at this many history events even if the server has not suggested it. Well
+   * under the server's 10,000 signals per run: a burst of requests lands between two of its
+   * workflow tasks (10,000 jobs submitted at once exceeded it at the old limit of 10,000 events,
+   * and every further request was refused), and a shorter history replays faster after a restart.
+   */
+  historyLimit: 4_000,
+  /** The limit before the `admission-shorter-runs` patch (runs started then keep it). */
+  historyLimitBefore: 10_000,
   /** After a fresh start (not a continue-as-new), grants wait this long for holders to re-register. */
   recoverySeconds: 5,
+  /**
+   * Every process that runs workflows checks this often that an admission run exists, and starts
+   * one if not: a run that failed or was terminated is replaced even when no job arrives or ends.
+   */
+  keeperSeconds: 15,
   /** Render duration assumed for a renderer with no completed render yet. */
   defaultRenderSeconds: 60,
   /** Weight of the newest render in the moving average of render durations. */

@@ -1,4 +1,16 @@
 /**
+ * Every failure type the project raises, spelled once. Matched by these explicit strings, never
+ * by class names that minification could change.
+ */
+
+/** A job workflow's own failure: its render failed for good (after retries, or at once). */
+export const RENDER_JOB_FAILED = 'RenderJobFailed';
+/** A job workflow's own failure: its input is not a job (no attempt can succeed). */
+export const INVALID_JOB_INPUT = 'InvalidJobInput';
+/** The admission workflow's own failure: started with an input version it does not know. */
+export const INVALID_ADMISSION_INPUT = 'InvalidAdmissionInput';
+
+/**
  * Error type strings shared by activities (which raise them) and workflows (which classify
  * them). Matched by these explicit strings, never by class names that minification could change.
  */

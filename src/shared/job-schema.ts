@@ -3,14 +3,7 @@
  * database). Types are inferred from them. Pure: bundled into workflows as well.
  */
 import { z } from 'zod';
-import {
-  DEFAULT_QUEUE_CONFIG,
-  JOB_STATUSES,
-  JOB_TYPE_DEFAULT_RENDERER,
-  LIMITS,
-  PRIORITIES,
-  RENDERERS,
-} from './constants';
+import { JOB_STATUSES, JOB_TYPE_DEFAULT_RENDERER, LIMITS, PRIORITIES, RENDERERS } from './constants';
 import type { JobType } from './constants';
 
 export const PrioritySchema = z.enum(PRIORITIES);
@@ -219,13 +212,6 @@ export const RenderPolicySchema = QueueConfigSchema.pick({
   maxAttempts: true,
 });
 export type RenderPolicy = z.infer<typeof RenderPolicySchema>;
-
-/** The policy a job runs with when `job_queue_config` cannot be read or is invalid. */
-export const DEFAULT_RENDER_POLICY: RenderPolicy = {
-  jobTimeoutMinutes: DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
-  retryIntervalMinutes: DEFAULT_QUEUE_CONFIG.retryIntervalMinutes,
-  maxAttempts: DEFAULT_QUEUE_CONFIG.maxAttempts,
-};
 
 /** The render policy of a `job_queue_config` row, or why it is invalid. */
 export function renderPolicyOf(

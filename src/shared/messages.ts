@@ -42,6 +42,22 @@ export interface JobState {
   priority?: Priority;
 }
 
+/** A job's state before its first attempt, as both job workflows (legacy and current) begin. */
+export function freshJobState(jobId: string): JobState {
+  return {
+    jobId,
+    status: 'queued',
+    attempt: 0,
+    progress: null,
+    error: null,
+    result: null,
+    attempts: [],
+    startedAt: null,
+    completedAt: null,
+    nextAttemptAt: null,
+  };
+}
+
 export interface RenderJobResult {
   jobId: string;
   videoUrl: string;
@@ -55,10 +71,6 @@ export const renderProgressSignal = defineSignal<[RenderProgress]>('renderProgre
  */
 export const changePrioritySignal = defineSignal<[{ priority: Priority }]>('changePriority');
 export const jobStateQuery = defineQuery<JobState>('jobState');
-
-/** Workflow failure type for a job whose render failed for good (after retries or at once). */
-export const RENDER_JOB_FAILED = 'RenderJobFailed';
-export const INVALID_JOB_INPUT = 'InvalidJobInput';
 
 /** Sets the intake safety sweep's interval, in seconds (a worker with another setting started). */
 export const intakeSweepIntervalSignal = defineSignal<[number]>('intakeSweepInterval');

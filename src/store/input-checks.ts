@@ -1,7 +1,8 @@
 /** Checks both store adapters make before a call leaves the process: same rules, same messages. */
 import { z } from 'zod';
-import { JobStatusSchema, PrioritySchema, RendererSchema } from '../shared/job-schema';
+import { JobStatusSchema, PrioritySchema, RendererSchema, describeZodError } from '../shared/job-schema';
 import { JobStoreConstraintError } from './job-store';
+import type { JobListFilter } from './job-store';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -14,6 +15,13 @@ export const ListFilterSchema = z
     beforeCreatedAt: z.iso.datetime({ offset: true }).optional(),
   })
   .strict();
+
+/** A `listJobs` filter, checked: a bad one is refused before any query. */
+export function parseListFilter(filter: JobListFilter): z.infer<typeof ListFilterSchema> {
+  const parsed = ListFilterSchema.safeParse(filter);
+  if (!parsed.success) throw invalidInput(`invalid job filter: ${describeZodError(parsed.error)}`);
+  return parsed.data;
+}
 
 /** Bad input is a rule refusal, not an outage: callers must not retry it. */
 export function invalidInput(message: string): JobStoreConstraintError {

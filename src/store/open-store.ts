@@ -10,6 +10,8 @@ import { createRequire } from 'node:module';
 import type { PGlite } from '@electric-sql/pglite';
 import type * as PGliteNamespace from '@electric-sql/pglite';
 import { Pool } from 'pg';
+import { JsonLogger } from '../observability/logger';
+import { passwordOf, redact, redactUrlCredentials } from '../observability/secrets';
 import { migrate } from './migrate';
 import type { Queryable } from './migrate';
 import { PostgresJobStore } from './postgres-store';
@@ -71,24 +73,22 @@ export interface OpenStoreEnv {
 /** The connection string with its password replaced, for logs and error messages. */
 export function redactDatabaseUrl(url: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
+    new URL(url);
+    return redactUrlCredentials(url);
   } catch {
     return '(unparseable DATABASE_URL)';
   }
 }
 
-function logLine(level: 'warn' | 'error', msg: string, fields: Record<string, unknown>): void {
-  process.stderr.write(`${JSON.stringify({ level, msg, ...fields, time: new Date().toISOString() })}\n`);
-}
+/** Opening a store happens before any logger is handed round: its few lines go to stderr. */
+const logger = new JsonLogger();
 
 async function openPostgres(url: string): Promise<OpenedJobStore> {
   const location = redactDatabaseUrl(url);
   const pool = new Pool({ connectionString: url, max: 10, application_name: 'render-queue', ...PG_TIMEOUTS });
   // An idle connection dropped by the server emits 'error' on the pool; unhandled, it kills the process.
   pool.on('error', (error) =>
-    logLine('warn', 'idle database connection lost', { location, error: error.message }),
+    logger.warn('idle database connection lost', { location, error: error.message }),
   );
   let appliedMigrations: string[];
   try {
@@ -134,18 +134,8 @@ async function openPGlite(dir: string): Promise<OpenedJobStore> {
 
 function openError(location: string, cause: unknown, url?: string): Error {
   const candidate = (cause as { message?: unknown } | null)?.message;
-  let message = typeof candidate === 'string' ? candidate : String(cause);
-  const password = url ? safePassword(url) : '';
-  if (password) message = message.split(password).join('***');
+  const message = redact(typeof candidate === 'string' ? candidate : String(cause), passwordOf(url));
   return new Error(`cannot open database ${location}: ${message}`, { cause });
-}
-
-function safePassword(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).password);
-  } catch {
-    return '';
-  }
 }
 
 /**
@@ -160,7 +150,7 @@ async function openSupabase(url: string, serviceRoleKey: string): Promise<Opened
   } catch (error) {
     await store.close();
     // The store's messages name the host, never the key; split once more in case a server echoed it.
-    const message = (error as Error).message.split(serviceRoleKey).join('[redacted]');
+    const message = redact((error as Error).message, serviceRoleKey);
     throw new Error(`cannot open Supabase store ${location}: ${message}`);
   }
   return {

@@ -14,7 +14,7 @@ import type {
   QueuedJobInsert,
   TransitionOutcome,
 } from './job-store';
-import { ListFilterSchema, invalidInput, requireJobIds, requireUuid } from './input-checks';
+import { invalidInput, parseListFilter, requireJobIds, requireUuid } from './input-checks';
 import type { Queryable } from './migrate';
 
 const JOB_COLUMNS = `id, user_id, job_type, priority, renderer, status, payload, retry_count, progress,
@@ -271,9 +271,7 @@ export class PostgresJobStore implements JobStore {
   }
 
   async listJobs(filter: JobListFilter = {}): Promise<JobRow[]> {
-    const parsed = ListFilterSchema.safeParse(filter);
-    if (!parsed.success) throw invalidInput(`invalid job filter: ${describeZodError(parsed.error)}`);
-    const { status, priority, renderer, limit = 50, beforeCreatedAt } = parsed.data;
+    const { status, priority, renderer, limit = 50, beforeCreatedAt } = parseListFilter(filter);
     const where: string[] = [];
     const params: unknown[] = [];
     const add = (clause: string, value: unknown) => {

@@ -20,7 +20,8 @@ import type {
   QueuedJobInsert,
   TransitionOutcome,
 } from './job-store';
-import { ListFilterSchema, invalidInput, requireJobIds, requireUuid } from './input-checks';
+import { redact } from '../observability/secrets';
+import { invalidInput, parseListFilter, requireJobIds, requireUuid } from './input-checks';
 import {
   constraintErrorFromDb,
   jobRowFromDb,
@@ -129,7 +130,7 @@ export class SupabaseJobStore implements JobStore {
     const hint = error.hint ? ` (${error.hint})` : '';
     const text = `supabase ${operation} failed on ${this.host}: ${code}${error.message ?? 'unknown error'}${hint}`;
     // Defence in depth: nothing we build includes the key, but a server could echo it back.
-    return new Error(text.split(this.secret).join('[redacted]'));
+    return new Error(redact(text, this.secret));
   }
 
   async applyTransition(transition: JobTransition): Promise<TransitionOutcome> {
@@ -206,9 +207,7 @@ export class SupabaseJobStore implements JobStore {
   }
 
   async listJobs(filter: JobListFilter = {}): Promise<JobRow[]> {
-    const parsed = ListFilterSchema.safeParse(filter);
-    if (!parsed.success) throw invalidInput(`invalid job filter: ${describeZodError(parsed.error)}`);
-    const { status, priority, renderer, limit = 50, beforeCreatedAt } = parsed.data;
+    const { status, priority, renderer, limit = 50, beforeCreatedAt } = parseListFilter(filter);
     let query = this.client.from('jobs').select(JOB_COLUMNS);
     if (status) query = query.eq('status', status);
     if (priority) query = query.eq('priority', priority);

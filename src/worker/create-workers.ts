@@ -2,26 +2,37 @@
  * Builds every Temporal Worker of one worker process. Shared by `src/worker.ts` (production),
  * the demo and the tests, so tests exercise the same wiring that ships.
  */
+import { JsonLogger } from '../observability/logger';
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
-import type { ActivityInterceptorsFactory, NativeConnection, WorkflowBundleOption } from '@temporalio/worker';
+import type {
+  ActivityInterceptorsFactory,
+  Logger,
+  NativeConnection,
+  WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createAdmissionActivities, createPermitActivities } from '../activities/admission';
 import { createEnterQueueActivities } from '../activities/enter-queue';
 import { createIntakeActivities } from '../activities/intake';
+import { runIntakeBatch } from '../intake/intake-batch';
 import { createReadModelActivities } from '../activities/read-model';
 import { createRenderActivities } from '../activities/render';
 import type { RenderProgressUpdate } from '../activities/render';
 import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import { RENDER_WORKER_POLLERS, renderWorkerTuner } from '../capacity/capacity-limiter';
-import { ensureAdmission } from '../client/admission';
+import { ensureAdmission } from '../activities/admission-client';
+import { keepAdmission } from './admission-keeper';
 import {
+  ADMISSION_LIMITS,
   LIMITS,
   RENDER_TASK_QUEUE,
   SYNC_TASK_QUEUE,
   WORKER_LIMITS,
+  SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TASK_QUEUE,
+  WORKFLOW_TYPE,
 } from '../shared/constants';
 import type { RenderQueue } from '../shared/constants';
 import { renderProgressSignal } from '../shared/messages';
@@ -49,6 +60,10 @@ export interface WorkerSetOptions {
   pollErrorToleranceMs?: number;
   /** Interceptors for the render Workers' activities (metrics). */
   renderInterceptors?: ActivityInterceptorsFactory[];
+  /** Where the worker set's own warnings go (JSON lines on stderr by default). */
+  logger?: Logger;
+  /** How often this process checks that admission runs (ADMISSION_LIMITS.keeperSeconds; tests shorten it). */
+  admissionKeeperSeconds?: number;
 }
 
 export interface WorkerSet {
@@ -63,7 +78,7 @@ let cachedBundle: Promise<WorkflowBundleOption> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleOption> {
   cachedBundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
-    logger: { trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error, log() {} },
+    logger: new JsonLogger('WARN'),
   }).then((bundle) => ({ code: bundle.code }));
   return cachedBundle;
 }
@@ -131,13 +146,20 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         enableNonLocalActivities: false,
         // Bounded, so memory is flat at any backlog (see WORKER_LIMITS).
         maxCachedWorkflows,
+        // An admission run that cannot replay would hold every grant of the fleet while its task
+        // is retried; failed, it is replaced by a fresh run that rebuilds its queue from the jobs
+        // themselves (the keeper below, or the next request or release). Job workflows keep the
+        // SDK's default: their task is retried until a fixed worker replays it.
+        workflowFailureErrorTypes: { '*': [], [WORKFLOW_TYPE.admission]: ['NondeterminismError'] },
         // The SDK's defaults (one reused V8 context, one workflow thread per Worker) are what a
         // 2-core container wants.
       });
-    // One per priority queue (the design's split); each is a V8 isolate of its own.
+    // One per priority queue (docs/ARCHITECTURE.md, Worker processes); each is a V8 isolate of its own.
     for (const queue of Object.values(WORKFLOW_TASK_QUEUE)) {
       workers.push(await workflowWorker(queue, WORKER_LIMITS.cachedWorkflowsPerQueue));
     }
+    // Admission and the intake sweep, apart, so job workflows never push them out of the cache.
+    workers.push(await workflowWorker(SERVICE_WORKFLOW_TASK_QUEUE, WORKER_LIMITS.cachedServiceWorkflows));
   }
   // Render workers run renders; the sync worker runs `stopRender`, a job's cleanup call, which must
   // never wait for a render slot (the render it stops may hold the last one).
@@ -158,7 +180,10 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         activities: {
           ...readModel,
           ...admission,
-          ...createIntakeActivities({ store: options.store, client: options.client }),
+          ...createIntakeActivities({
+            runBatch: (limit, onRow) =>
+              runIntakeBatch({ store: options.store, client: options.client }, limit, onRow),
+          }),
           stopRender: renderActivities.stopRender,
         },
         maxConcurrentActivityTaskExecutions: 20,
@@ -186,13 +211,30 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
 
   // Exactly one admission workflow per namespace; any worker may be the one that starts it.
   if (roles.workflows) await ensureAdmission(options.client, options.admissionOptions);
+  const keeperMs = (options.admissionKeeperSeconds ?? ADMISSION_LIMITS.keeperSeconds) * 1000;
+  const keeper = roles.workflows
+    ? keepAdmission(
+        // Bounded by the interval: a check that outlives it has failed, and the next one tries again.
+        () =>
+          options.client.withDeadline(Date.now() + keeperMs, () =>
+            ensureAdmission(options.client, options.admissionOptions),
+          ),
+        keeperMs,
+        options.logger ?? new JsonLogger(),
+      )
+    : undefined;
 
   return {
     workers,
     run: async () => {
-      await Promise.all(workers.map((worker) => worker.run()));
+      try {
+        await Promise.all(workers.map((worker) => worker.run()));
+      } finally {
+        keeper?.stop();
+      }
     },
     shutdown: () => {
+      keeper?.stop();
       for (const worker of workers) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
       }

@@ -8,23 +8,21 @@ import { DefaultLogger, Runtime, makeTelemetryFilterString } from '@temporalio/w
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { CapacityLimiter } from '../capacity/capacity-limiter';
 import type { LiveQueueConfig } from '../capacity/live-config';
-import { connectClient, connectWorker } from '../client/connect';
-import { ensureIntakeSweep } from '../client/intake-sweep';
-import { IntakeRunner } from '../intake/intake-runner';
+import { connectClient, connectWorker } from '../jobs/connect';
+import { ensureIntakeSweep } from '../jobs/intake-sweep';
+import { startIntakeOnInsert } from '../intake/intake-runner';
 import { pgWakeups, pgliteWakeups, realtimeWakeups } from '../intake/wakeups';
 import type { IntakeWakeups } from '../intake/wakeups';
 import type { Env } from '../config/env';
 import { redactedEnv, rendererUrls } from '../config/env';
 import type { JsonLogger } from '../observability/logger';
-import {
-  createRenderMetrics,
-  instrumentJobStore,
-  queueStatsFromStore,
-  renderMetricsInterceptor,
-  sdkMetricsText,
-  startMetricsServer,
-} from '../observability/metrics';
-import type { MetricsServer, RenderMetrics } from '../observability/metrics';
+import { createRenderMetrics } from '../observability/render-metrics';
+import { instrumentJobStore } from '../observability/instrumented-store';
+import { queueStatsFromStore } from '../observability/queue-stats';
+import { renderMetricsInterceptor } from '../observability/render-metrics-interceptor';
+import { sdkMetricsText, startMetricsServer } from '../observability/metrics-server';
+import type { MetricsServer } from '../observability/metrics-server';
+import type { RenderMetrics } from '../observability/render-metrics';
 import { createRenderers } from '../renderers/adapters';
 import { openJobStore } from '../store/open-store';
 import type { AnyOpenedJobStore } from '../store/open-store';
@@ -151,19 +149,20 @@ export async function startWorkerRuntime(options: WorkerRuntimeOptions): Promise
       limiter,
       ...(workflowBundle ? { workflowBundle } : {}),
       shutdownGraceTime: env.WORKER_SHUTDOWN_GRACE_SECONDS * 1000,
+      logger,
     });
     workersRunning = () => workerSet.workers.every((worker) => worker.getState() === 'RUNNING');
     if (env.INTAKE_INTERVAL_SECONDS > 0) {
-      const intake = new IntakeRunner({ store: opened.store, client: connected.client, logger });
-      const wakeups = intakeWakeups(env, opened, logger);
-      cleanups.push(async () => {
-        await wakeups.stop();
-        await intake.stop();
+      const intake = await startIntakeOnInsert({
+        store: opened.store,
+        client: connected.client,
+        logger,
+        wakeups: intakeWakeups(env, opened, logger),
       });
-      await wakeups.start(() => intake.wake());
+      cleanups.push(() => intake.stop());
       await ensureIntakeSweep(connected.client, { intervalSeconds: env.INTAKE_INTERVAL_SECONDS });
       logger.info('intake wakes on insert', {
-        source: wakeups.source,
+        source: intake.source,
         sweepSeconds: env.INTAKE_INTERVAL_SECONDS,
       });
     }

@@ -22,14 +22,22 @@ import {
   condition,
   continueAsNew,
   log,
+  makeContinueAsNewFunc,
+  patched,
   proxyActivities,
-  proxyLocalActivities,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
 import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
-import { ADMISSION_LIMITS, DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE } from '../shared/constants';
+import {
+  ADMISSION_LIMITS,
+  ADMISSION_SHORTER_RUNS_PATCH,
+  DEFAULT_QUEUE_CONFIG,
+  SERVICE_QUEUE_PATCH,
+  SERVICE_WORKFLOW_TASK_QUEUE,
+  SYNC_TASK_QUEUE,
+} from '../shared/constants';
 import { AdmissionQueue } from '../shared/admission-queue';
 import type { EncodedQueue, HolderEntry } from '../shared/admission-queue';
 import { NO_DURATIONS, estimateAdmissionQueue, observeDuration } from '../shared/admission-estimate';
@@ -45,6 +53,8 @@ import {
 import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
 import type { AdmissionActivities, PermitActivities } from '../activities/admission';
 import { errorMessage } from '../shared/error-message';
+import { INVALID_ADMISSION_INPUT } from '../shared/errors';
+import { idempotentLocalActivities } from './idempotent-local-activities';
 
 export interface AdmissionOptions {
   /** Continue-as-new at this many history events (default ADMISSION_LIMITS.historyLimit). */
@@ -81,7 +91,7 @@ export interface AdmissionInput {
  * stall all grants. A few quick tries; the last good config stays in force meanwhile.
  */
 /** Until Temporal takes the signals: a job without its grant would wait, holding a permit. */
-const { deliverGrants } = proxyLocalActivities<PermitActivities>({
+const { deliverGrants } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
@@ -132,10 +142,17 @@ const now = (): number => new Date().getTime();
 
 export async function renderAdmission(input: AdmissionInput = { version: 1 }): Promise<void> {
   if (input.version !== 1) {
-    throw ApplicationFailure.nonRetryable(`unknown admission input version ${String(input.version)}`);
+    throw ApplicationFailure.nonRetryable(
+      `unknown admission input version ${String(input.version)}`,
+      INVALID_ADMISSION_INPUT,
+    );
   }
   const options = {
-    historyLimit: input.options?.historyLimit ?? ADMISSION_LIMITS.historyLimit,
+    historyLimit:
+      input.options?.historyLimit ??
+      (patched(ADMISSION_SHORTER_RUNS_PATCH)
+        ? ADMISSION_LIMITS.historyLimit
+        : ADMISSION_LIMITS.historyLimitBefore),
     housekeepingMs: (input.options?.housekeepingSeconds ?? ADMISSION_LIMITS.housekeepingSeconds) * 1000,
     publishMinIntervalMs: input.options?.publishMinIntervalMs ?? ADMISSION_LIMITS.publishMinIntervalMs,
     recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
@@ -367,7 +384,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   // Nothing new is granted from here; grants already sent finish (a failed one is reclaimed).
   closing = true;
   await condition(() => grantsInFlight === 0 && allHandlersFinished());
-  await continueAsNew<typeof renderAdmission>({
+  // Runs started on the high queue (before admission had its own) move over here.
+  const next = patched(SERVICE_QUEUE_PATCH)
+    ? makeContinueAsNewFunc<typeof renderAdmission>({ taskQueue: SERVICE_WORKFLOW_TASK_QUEUE })
+    : continueAsNew<typeof renderAdmission>;
+  await next({
     version: 1,
     state: {
       queue: queue.encode(),

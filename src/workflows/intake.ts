@@ -9,12 +9,19 @@ import {
   condition,
   continueAsNew,
   log,
+  makeContinueAsNewFunc,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
-import { LIMITS, SYNC_TASK_QUEUE } from '../shared/constants';
+import {
+  LIMITS,
+  SERVICE_QUEUE_PATCH,
+  SERVICE_WORKFLOW_TASK_QUEUE,
+  SYNC_TASK_QUEUE,
+} from '../shared/constants';
 import { intakeSweepIntervalSignal } from '../shared/messages';
 import type { IntakeActivities, IntakeBatchResult } from '../activities/intake';
 import { errorMessage } from '../shared/error-message';
@@ -81,5 +88,9 @@ export async function intakeSweep(input: IntakeSweepInput): Promise<void> {
     await sleep(intervalSeconds * 1000);
   }
   await condition(allHandlersFinished);
-  await continueAsNew<typeof intakeSweep>({ version: 1, intervalSeconds });
+  // Sweeps started on the high queue (before the service queue) move over here.
+  const next = patched(SERVICE_QUEUE_PATCH)
+    ? makeContinueAsNewFunc<typeof intakeSweep>({ taskQueue: SERVICE_WORKFLOW_TASK_QUEUE })
+    : continueAsNew<typeof intakeSweep>;
+  await next({ version: 1, intervalSeconds });
 }

@@ -12,6 +12,7 @@
 import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { JobRowFields, JobTransition, RenderJobInput } from '../shared/job-schema';
+import { freshJobState } from '../shared/messages';
 import type { JobState } from '../shared/messages';
 import type { RenderActivityInput } from '../renderers/contract';
 import { READ_MODEL_SEQ, attemptSeqBase, generationSeqBase } from '../shared/read-model-seq';
@@ -19,6 +20,34 @@ import { ReadModelSync } from './read-model-sync';
 
 /** Workflow time as ISO 8601 (the sandbox's Date is the workflow clock). */
 export const workflowNow = (): string => new Date().toISOString();
+
+/** The row fields a job's creating write carries: what it was submitted with (both job workflows). */
+export function jobFieldsOf(input: RenderJobInput): JobRowFields {
+  return {
+    jobType: input.jobType,
+    priority: input.priority,
+    renderer: input.renderer,
+    payload: input.payload,
+    ...(input.userId ? { userId: input.userId } : {}),
+    submittedAt: workflowInfo().startTime.toISOString(),
+  };
+}
+
+/** A state's row as both job workflows write it (the legacy one stops here). */
+export function stateRow(state: JobState, seq: number): Omit<JobTransition, 'job'> {
+  return {
+    jobId: state.jobId,
+    seq,
+    status: state.status,
+    workflowId: workflowInfo().workflowId,
+    attempt: state.attempt,
+    progress: state.progress,
+    error: state.error,
+    result: state.result,
+    startedAt: state.startedAt,
+    completedAt: state.completedAt,
+  };
+}
 
 export class JobStateKeeper {
   readonly state: JobState;
@@ -36,27 +65,11 @@ export class JobStateKeeper {
     this.generation = input.generation ?? 0;
     this.seq = generationSeqBase(this.generation);
     this.state = {
-      jobId: input.jobId,
-      status: 'queued',
-      attempt: 0,
-      progress: null,
-      error: null,
-      result: null,
-      attempts: [],
-      startedAt: null,
-      completedAt: null,
-      nextAttemptAt: null,
+      ...freshJobState(input.jobId),
       acceptedAt: null,
       priority: input.priority,
     };
-    this.jobFields = {
-      jobType: input.jobType,
-      priority: input.priority,
-      renderer: input.renderer,
-      payload: input.payload,
-      ...(input.userId ? { userId: input.userId } : {}),
-      submittedAt: workflowInfo().startTime.toISOString(),
-    };
+    this.jobFields = jobFieldsOf(input);
     this.sync = new ReadModelSync(this.jobFields);
   }
 
@@ -99,16 +112,7 @@ export class JobStateKeeper {
   private row(seq: number): Omit<JobTransition, 'job'> {
     const { state } = this;
     return {
-      jobId: state.jobId,
-      seq,
-      status: state.status,
-      workflowId: workflowInfo().workflowId,
-      attempt: state.attempt,
-      progress: state.progress,
-      error: state.error,
-      result: state.result,
-      startedAt: state.startedAt,
-      completedAt: state.completedAt,
+      ...stateRow(state, seq),
       nextAttemptAt: state.nextAttemptAt,
       acceptedAt: state.acceptedAt,
       ...(state.priority ? { priority: state.priority } : {}),

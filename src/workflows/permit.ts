@@ -6,13 +6,14 @@
  * cost no task-queue hop; a request is a signal-with-start, so admission is started if it is not
  * running. Both are idempotent by job id and attempt, which makes every retry here harmless.
  */
-import { CancellationScope, condition, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, setHandler } from '@temporalio/workflow';
+import { idempotentLocalActivities } from './idempotent-local-activities';
 import type { PermitRequest } from '../shared/admission-queue';
 import { admissionRestartedSignal, permitGrantedSignal } from '../shared/admission-messages';
 import type { PermitRelease } from '../shared/admission-messages';
 import type { PermitActivities } from '../activities/admission';
 
-const { requestPermit, releasePermit, reprioritizePermit } = proxyLocalActivities<PermitActivities>({
+const { requestPermit, releasePermit, reprioritizePermit } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '10s',
   // Until Temporal answers: without a permit the job cannot render, and both calls are idempotent.
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
@@ -44,6 +45,11 @@ export class Permit {
       if (this.holding) await requestPermit(this.request(this.granted, true));
       else if (this.wanted) await requestPermit(this.request(this.wanted));
     });
+  }
+
+  /** The permit of a job, accepted when its workflow started (ordering it in admission's queue). */
+  static forJob(job: Pick<PermitRequest, 'jobId' | 'renderer' | 'priority'>, acceptedAt: number): Permit {
+    return new Permit({ jobId: job.jobId, renderer: job.renderer, priority: job.priority }, acceptedAt);
   }
 
   /** A new priority: a waiting request moves in admission's order now, later ones ask with it. */

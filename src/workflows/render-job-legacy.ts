@@ -17,20 +17,21 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
-  DEFAULT_QUEUE_CONFIG,
+  DEFAULT_RENDER_POLICY,
   LIMITS,
   RENDER_TASK_QUEUE,
   SYNC_TASK_QUEUE,
   renderQueueFor,
 } from '../shared/constants';
-import { NON_RETRYABLE_RENDER_ERRORS } from '../shared/errors';
+import { NON_RETRYABLE_RENDER_ERRORS, RENDER_JOB_FAILED } from '../shared/errors';
 import { SEARCH_ATTRIBUTES } from '../shared/search-attributes';
 import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
-import { RENDER_JOB_FAILED, jobStateQuery, renderProgressSignal } from '../shared/messages';
+import { freshJobState, jobStateQuery, renderProgressSignal } from '../shared/messages';
 import type { JobState, RenderJobResult, RenderProgress } from '../shared/messages';
 import type { ReadModelActivities } from '../activities/read-model';
 import type { RenderActivities } from '../activities/render';
 import { describeRenderFailure } from './failure-message';
+import { jobFieldsOf, stateRow } from './job-state';
 import { ReadModelSync } from './read-model-sync';
 
 /** Sequence numbers of one run live in their own block so a re-run (retry command) outranks it. */
@@ -82,37 +83,17 @@ async function readPolicy(): Promise<RenderPolicy> {
   } catch (err) {
     if (isCancellation(err)) throw err;
     log.warn('could not read render policy; using defaults', { error: String(err) });
-    const { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts } = DEFAULT_QUEUE_CONFIG;
-    return { jobTimeoutMinutes, retryIntervalMinutes, maxAttempts };
+    return { ...DEFAULT_RENDER_POLICY };
   }
 }
 
 /** Runs a job the pre-admission way; `input` is already validated. */
 export async function legacyRenderJob(input: RenderJobInput): Promise<RenderJobResult> {
-  const { workflowId } = workflowInfo();
   const now = () => new Date().toISOString();
 
-  const state: JobState = {
-    jobId: input.jobId,
-    status: 'queued',
-    attempt: 0,
-    progress: null,
-    error: null,
-    result: null,
-    attempts: [],
-    startedAt: null,
-    completedAt: null,
-    nextAttemptAt: null,
-  };
+  const state: JobState = freshJobState(input.jobId);
   let seq = (input.generation ?? 0) * SEQ_PER_GENERATION;
-  const sync = new ReadModelSync({
-    jobType: input.jobType,
-    priority: input.priority,
-    renderer: input.renderer,
-    payload: input.payload,
-    ...(input.userId ? { userId: input.userId } : {}),
-    submittedAt: workflowInfo().startTime.toISOString(),
-  });
+  const sync = new ReadModelSync(jobFieldsOf(input));
   // Histories recorded before RenderStatus was kept up to date replay without the upserts.
   // Only where the job started with our attributes: a namespace without them must still run jobs.
   const upsertsStatus =
@@ -124,18 +105,7 @@ export async function legacyRenderJob(input: RenderJobInput): Promise<RenderJobR
       shownStatus = state.status;
       upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.renderStatus, value: state.status }]);
     }
-    sync.publish({
-      jobId: input.jobId,
-      seq: ++seq,
-      status: state.status,
-      workflowId,
-      attempt: state.attempt,
-      progress: state.progress,
-      error: state.error,
-      result: state.result,
-      startedAt: state.startedAt,
-      completedAt: state.completedAt,
-    });
+    sync.publish(stateRow(state, ++seq));
   };
 
   setHandler(jobStateQuery, () => state);
@@ -193,7 +163,7 @@ export async function legacyRenderJob(input: RenderJobInput): Promise<RenderJobR
     state.status = 'failed';
     state.error = describeRenderFailure(
       err,
-      policy?.jobTimeoutMinutes ?? DEFAULT_QUEUE_CONFIG.jobTimeoutMinutes,
+      policy?.jobTimeoutMinutes ?? DEFAULT_RENDER_POLICY.jobTimeoutMinutes,
       LIMITS.legacyRenderHeartbeatTimeoutSeconds,
     );
     state.attempt = Math.max(state.attempt, 1);

@@ -17,7 +17,8 @@ import type {
   RenderProgressUpdate,
 } from '../../src/renderers/contract';
 import { RENDER_ERROR } from '../../src/shared/errors';
-import { startAllSimulators, type AllSimulators } from '../../src/simulator/start-all';
+import type { AllSimulators } from '../../dev/simulator/start-all';
+import { startStackSimulators } from '../../dev/stack';
 
 const SECRET = 'TOP-SECRET-SCENE-CONTENT';
 
@@ -36,8 +37,7 @@ class CollectingLogger implements Logger {
 let sims: AllSimulators;
 
 beforeAll(async () => {
-  sims = await startAllSimulators({
-    ports: { manim: 0, revideo: 0, orchestrator: 0 },
+  sims = await startStackSimulators({
     defaultDurationMs: 200,
     progressSteps: 10,
   });

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runCli } from '../helpers/cli';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 
 const ROOT = join(__dirname, '..', '..');
 /** Nothing listens here: a refusal that tried to connect would say "cannot reach Temporal". */
@@ -43,7 +43,7 @@ describe('with a dev server', () => {
     const token = `cli-test-token-${randomUUID()}`;
     const child = spawn(
       join(ROOT, 'node_modules', '.bin', 'tsx'),
-      [join(ROOT, 'src', 'client.ts'), 'admin', '--port', '0', '--json'],
+      [join(ROOT, 'src', 'cli.ts'), 'admin', '--port', '0', '--json'],
       {
         cwd: ROOT,
         env: {

@@ -4,15 +4,16 @@
  * a job's workflow is terminated. What counts is what the renderer simulators saw.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { changeJobPriority, submitJob } from '../../src/client/submit';
+import { changeJobPriority, submitJob } from '../../src/jobs/submit';
 import { ADMISSION_WORKFLOW_ID } from '../../src/shared/constants';
 import type { Priority, RenderQueue } from '../../src/shared/constants';
 import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
 import type { JobRow } from '../../src/shared/job-schema';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { admissionIdle, setFleetCaps, startStack, watchRenders } from '../helpers/stack';
-import type { RenderWatch, Stack } from '../helpers/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { setFleetCaps } from '../../dev/db';
+import { admissionIdle, admissionWaitingFor, startStack, watchRenders } from '../../dev/stack';
+import type { RenderWatch, Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;
@@ -90,11 +91,10 @@ async function fill(count: number, jobType: JobType = 'concept_explainer'): Prom
 async function releaseUntilStarted(jobs: Job[]): Promise<string[]> {
   // A job joins admission's queue in its workflow's first task, just after its submit returned:
   // admission can only order the jobs it has heard of, so release nothing before all are there.
-  await eventually('every job to wait in admission', async () => {
-    const snapshot = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
-    const queue = AdmissionQueue.decode(snapshot.queue);
-    return jobs.every((j) => queue.waitingEntry(j.jobId) !== undefined) || undefined;
-  });
+  await admissionWaitingFor(
+    env.client,
+    jobs.map((j) => j.jobId),
+  );
   const ids = new Set(jobs.map((j) => j.jobId));
   const order = () => startedIds().filter((id) => ids.has(id));
   while (order().length < jobs.length) {

@@ -6,12 +6,12 @@
  * 5-minute retry interval.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { RENDERERS, renderJobWorkflowId } from '../../src/shared/constants';
-import { postgresAvailable } from '../helpers/db';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { watchRenders } from '../helpers/stack';
-import type { RenderWatch } from '../helpers/stack';
+import { postgresAvailable } from '../../dev/db';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { watchRenders } from '../../dev/stack';
+import type { RenderWatch } from '../../dev/stack';
 import { planJobs, prng, startHarness, submitPlan, verify } from '../reliability/helpers/long-run';
 import type { LongRunHarness } from '../reliability/helpers/long-run';
 import { removePrebuiltBundle, spawnWorker } from '../reliability/helpers/worker-process';

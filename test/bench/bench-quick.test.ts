@@ -1,7 +1,9 @@
 /**
  * The benchmark's smallest size, end to end: `bench/run.ts --smoke` starts its own dev server,
  * databases, simulators and workers, and must report every scenario for every system (measured,
- * computed from the system's rule, or skipped with a reason). Figures are not asserted.
+ * computed from the system's rule, or skipped with a reason), and the histories it caused must
+ * replay (an admission run that failed live on nondeterminism and was replaced is counted apart).
+ * Figures are not asserted.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { SCENARIO_IDS } from '../../bench/run';
 import { SYSTEM_IDS } from '../../bench/systems/types';
 
 const ROOT = path.join(__dirname, '..', '..');
-const RUN_TIMEOUT_MS = 240_000;
+const RUN_TIMEOUT_MS = 420_000;
 
 function runSmoke(out: string): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
@@ -50,6 +52,7 @@ describe('npm run bench -- --smoke', () => {
       const json = JSON.parse(readFileSync(out, 'utf8')) as {
         size: string;
         machine: { cpus: number };
+        determinism: { replayed: number; failures: unknown[]; admissionRunsReplaced: unknown[] };
         scenarios: Record<
           string,
           { title: string; results: Record<string, { method: string; figures: object }> }
@@ -57,6 +60,11 @@ describe('npm run bench -- --smoke', () => {
       };
       expect(json.size).toBe('smoke');
       expect(json.machine.cpus).toBeGreaterThan(0);
+      // The sampled job runs and every admission run replayed against today's code, except an
+      // admission run that failed on nondeterminism while running and was replaced (counted).
+      expect(json.determinism.failures).toEqual([]);
+      expect(Array.isArray(json.determinism.admissionRunsReplaced)).toBe(true);
+      expect(json.determinism.replayed).toBeGreaterThan(SCENARIO_IDS.length);
       expect(Object.keys(json.scenarios).sort()).toEqual([...SCENARIO_IDS].sort());
       for (const id of SCENARIO_IDS) {
         const scenario = json.scenarios[id]!;

@@ -12,7 +12,7 @@ import {
   renderWorkerTuner,
 } from '../../src/capacity/capacity-limiter';
 import type { RenderQueue } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { runOneActivity, type LimiterTestActivities } from './limiter-workflows';
 
 let env: TestWorkflowEnvironment | undefined;

@@ -3,11 +3,11 @@
  * stats, capacity, watch, retry, status and cancel, in text and --json.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { runCli } from '../helpers/cli';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;

@@ -1,6 +1,6 @@
 /** The CLI against a real dev server: bad input is refused before anything starts. */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { devServerEnv } from '../helpers/temporal';
+import { devServerEnv } from '../../dev/temporal';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -23,7 +23,7 @@ export function runCli(
   return new Promise((resolve) => {
     execFile(
       bundled ? process.execPath : TSX,
-      [bundled ? CLI_BUNDLE : join(ROOT, 'src', 'client.ts'), ...args],
+      [bundled ? CLI_BUNDLE : join(ROOT, 'src', 'cli.ts'), ...args],
       { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'WARN', ...env }, timeout: timeoutMs },
       (error, stdout, stderr) => {
         const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { eventually } from './temporal';
+import { eventually } from '../../dev/temporal';
 
 /** A port that was free a moment ago; daemons that can't take port 0 are given one of these. */
 export async function freePort(): Promise<number> {

@@ -20,7 +20,7 @@ import { Pool as PgPool } from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { migrate } from '../../src/store/migrate';
 import { SupabaseJobStore } from '../../src/store/supabase-store';
-import { createTestDatabase } from './db';
+import { createTestDatabase } from '../../dev/db';
 
 export const SUPABASE_ROLES = ['anon', 'authenticated', 'service_role'] as const;
 export type SupabaseRole = (typeof SUPABASE_ROLES)[number];

@@ -7,19 +7,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { retryJob } from '../../src/client/retry';
+import { rerunJob } from '../../src/jobs/rerun';
 import { loadEnv } from '../../src/config/env';
 import { JsonLogger } from '../../src/observability/logger';
 import { ADMISSION_WORKFLOW_ID, renderJobWorkflowId } from '../../src/shared/constants';
 import { admissionConfigChangedSignal } from '../../src/shared/admission-messages';
-import { startAllSimulators } from '../../src/simulator/start-all';
-import type { AllSimulators } from '../../src/simulator/start-all';
+import { startStackSimulators } from '../../dev/stack';
+import type { AllSimulators } from '../../dev/simulator/start-all';
 import { startWorkerRuntime } from '../../src/worker/runtime';
 import type { WorkerRuntime } from '../../src/worker/runtime';
-import { postgresAvailable } from '../helpers/db';
+import { postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 
 // The REST stand-in runs one transaction per request on PostgreSQL (postgresAvailable() fails CI without it).
 const maybe = postgresAvailable() ? describe : describe.skip;
@@ -56,8 +56,7 @@ maybe('the frontend path on Supabase', () => {
       `UPDATE job_queue_config SET max_concurrent_renders = 1, max_manim_renders = 1,
          peak_hour_start = '00:00', peak_hour_end = '00:00', retry_interval_minutes = 0.05`,
     );
-    sims = await startAllSimulators({
-      ports: { manim: 0, revideo: 0, orchestrator: 0 },
+    sims = await startStackSimulators({
       defaultDurationMs: 300,
     });
     const workerEnv = loadEnv({
@@ -202,7 +201,7 @@ maybe('the frontend path on Supabase', () => {
     expect(rejected.error).toMatch(/^invalid job: payload/);
     await target.db.query(`UPDATE jobs SET payload = '{"q":"fixed"}' WHERE id = $1`, [refused]);
     // Re-run, as `render-queue retry` does with a database configured: re-queued, validated again.
-    expect(await retryJob(env.client, refused, { store: runtime.store })).toEqual({ kind: 'requeued' });
+    expect(await rerunJob(env.client, refused, { store: runtime.store })).toEqual({ kind: 'requeued' });
     const rerun = await until('the fixed row to complete', refused, (r) => r.status === 'completed');
     expect(rerun.error).toBeNull();
   }, 120_000);

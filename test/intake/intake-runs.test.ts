@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runIntakeOnce } from '../../src/client/intake-sweep';
+import { runIntakeOnce } from '../../src/jobs/intake-sweep';
 import { LIMITS, renderJobWorkflowId } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;
@@ -72,7 +72,7 @@ test('a row whose payload the database accepts but the schema refuses is failed 
 test('a row whose workflow already exists is marked as owned without starting another', async () => {
   const jobId = await frontendInsert('solution_walkthrough', { problem: 'x^2' });
   // Simulates an intake run that crashed after starting the workflow but before marking the row.
-  const { submitJob } = await import('../../src/client/submit');
+  const { submitJob } = await import('../../src/jobs/submit');
   const row = await stack.store.getJob(jobId);
   await submitJob(env.client, { id: jobId, jobType: 'solution_walkthrough', payload: row!.payload });
   const result = await runIntakeOnce(env.client);

@@ -10,11 +10,11 @@ import {
   INTAKE_SWEEP_WORKFLOW_ID,
   LEGACY_INTAKE_SCHEDULE_ID,
   ensureIntakeSweep,
-} from '../../src/client/intake-sweep';
+} from '../../src/jobs/intake-sweep';
 import { renderJobWorkflowId } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;

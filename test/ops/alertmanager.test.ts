@@ -11,7 +11,7 @@ import { freePort, startDaemon } from '../helpers/daemon';
 import type { Daemon } from '../helpers/daemon';
 import { startSmtpSink } from '../helpers/smtp-sink';
 import type { SmtpSink } from '../helpers/smtp-sink';
-import { eventually } from '../helpers/temporal';
+import { eventually } from '../../dev/temporal';
 import { describeWithTools } from '../helpers/tools';
 
 const ROOT = join(__dirname, '..', '..');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, posix, relative } from 'node:path';
 import { parse } from 'yaml';
 import { EnvSchema, loadEnv } from '../../src/config/env';
-import { DEV_SERVER_DYNAMIC_CONFIG } from '../../src/dev/tool-paths';
+import { DEV_SERVER_DYNAMIC_CONFIG } from '../../dev/server/tool-paths';
 import { RENDER_TASK_QUEUE, WORKFLOW_TASK_QUEUE } from '../../src/shared/constants';
 
 const ROOT = join(__dirname, '..', '..');
@@ -195,7 +195,7 @@ describe('docker-compose.temporal.yml', () => {
       expect(admin.image).toBe(config().worker!.image);
       expect(admin.command).toEqual([
         'node',
-        'dist/src/client.js',
+        'dist/src/cli.js',
         'admin',
         '--host',
         '0.0.0.0',

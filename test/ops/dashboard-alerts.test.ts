@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { parse } from 'yaml';
-import { createRenderMetrics } from '../../src/observability/metrics';
+import { createRenderMetrics } from '../../src/observability/render-metrics';
 import { baseMetricName, metricNames } from '../helpers/promql';
 
 const ROOT = join(__dirname, '..', '..');

@@ -3,17 +3,17 @@
  * are in flight and after they finish, against a dev server, simulators and a real database.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { loadEnv } from '../../src/config/env';
 import { JsonLogger } from '../../src/observability/logger';
-import { startAllSimulators } from '../../src/simulator/start-all';
+import { startStackSimulators } from '../../dev/stack';
 import { openJobStore } from '../../src/store/open-store';
 import { installRuntime, startWorkerRuntime } from '../../src/worker/runtime';
 import type { WorkerRuntime } from '../../src/worker/runtime';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 
 let env: TestWorkflowEnvironment;
-let sims: Awaited<ReturnType<typeof startAllSimulators>>;
+let sims: Awaited<ReturnType<typeof startStackSimulators>>;
 let runtime: WorkerRuntime;
 let running: Promise<void>;
 const logLines: string[] = [];
@@ -23,8 +23,7 @@ beforeAll(async () => {
   // The SDK's logs (activities' "job transition" lines included) go through our JSON logger, as in src/worker.ts.
   installRuntime({ LOG_LEVEL: 'INFO', METRICS_PORT: undefined }, logger);
   env = await devServerEnv();
-  sims = await startAllSimulators({
-    ports: { manim: 0, revideo: 0, orchestrator: 0 },
+  sims = await startStackSimulators({
     defaultDurationMs: 300,
   });
   const config = loadEnv({

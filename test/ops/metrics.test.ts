@@ -12,15 +12,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { CapacityLimiter } from '../../src/capacity/capacity-limiter';
-import {
-  createRenderMetrics,
-  instrumentJobStore,
-  queueStatsFromStore,
-  renderMetricsInterceptor,
-  sdkMetricsText,
-  startMetricsServer,
-} from '../../src/observability/metrics';
-import type { MetricsServer, RenderMetrics } from '../../src/observability/metrics';
+import { createRenderMetrics } from '../../src/observability/render-metrics';
+import { instrumentJobStore } from '../../src/observability/instrumented-store';
+import { queueStatsFromStore } from '../../src/observability/queue-stats';
+import { renderMetricsInterceptor } from '../../src/observability/render-metrics-interceptor';
+import { sdkMetricsText, startMetricsServer } from '../../src/observability/metrics-server';
+import type { MetricsServer } from '../../src/observability/metrics-server';
+import type { RenderMetrics } from '../../src/observability/render-metrics';
 import { NON_RETRYABLE_RENDER_ERRORS, RENDER_ERROR } from '../../src/shared/errors';
 import { openJobStore } from '../../src/store/open-store';
 import type { OpenedJobStore } from '../../src/store/open-store';

@@ -2,7 +2,7 @@
  * A real Prometheus (Debian's) scrapes a running worker, and every metric name that
  * docs/alerts.yml and docs/grafana-dashboard.json query must be in it: a name that is absent
  * fails the test, naming the file and the expression. The worker is the production wiring
- * (test/helpers/stack.ts) with the metrics of src/observability/metrics.ts and the Temporal SDK's
+ * (dev/stack.ts) with the metrics of src/observability/render-metrics.ts and the Temporal SDK's
  * exporter, a dev server, renderer simulators and a real database; a job that completes, one
  * that is retried and one the renderer rejects give the counters and histograms their samples.
  * Prometheus runs the config of deploy/prometheus/prometheus.yml, pointed at this worker, with
@@ -16,21 +16,18 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { parse, stringify } from 'yaml';
-import { submitJob } from '../../src/client/submit';
-import {
-  createRenderMetrics,
-  queueStatsFromStore,
-  renderMetricsInterceptor,
-  sdkMetricsText,
-  startMetricsServer,
-} from '../../src/observability/metrics';
-import type { MetricsServer } from '../../src/observability/metrics';
+import { submitJob } from '../../src/jobs/submit';
+import { createRenderMetrics } from '../../src/observability/render-metrics';
+import { queueStatsFromStore } from '../../src/observability/queue-stats';
+import { renderMetricsInterceptor } from '../../src/observability/render-metrics-interceptor';
+import { sdkMetricsText, startMetricsServer } from '../../src/observability/metrics-server';
+import type { MetricsServer } from '../../src/observability/metrics-server';
 import { freePort, startDaemon } from '../helpers/daemon';
 import type { Daemon } from '../helpers/daemon';
 import { metricNames } from '../helpers/promql';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { describeWithTools } from '../helpers/tools';
 
 const ROOT = join(__dirname, '..', '..');

@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { TEMPORAL_CLI_PATH, devServerExtraArgs } from '../../src/dev/tool-paths';
+import { TEMPORAL_CLI_PATH, devServerExtraArgs } from '../../dev/server/tool-paths';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../src/shared/search-attributes';
+import { retryStopsAtClose } from '../../src/util/retry-stops-at-close';
 
 /** temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD */
 const KEYWORD = 2;
@@ -65,6 +66,7 @@ describe('register-search-attributes.sh', () => {
     'registers every workflow search attribute as Keyword, and a second run changes nothing',
     async () => {
       env = await TestWorkflowEnvironment.createLocal({
+        plugins: [retryStopsAtClose()],
         server: {
           executable: { type: 'existing-path', path: TEMPORAL_CLI_PATH },
           extraArgs: devServerExtraArgs(),

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { postgresAvailable } from '../helpers/db';
+import { postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleOption } from '@temporalio/worker';
 import * as workflows from '../../src/workflows';
-import { PROJECT_ROOT } from '../../src/dev/tool-paths';
+import { PROJECT_ROOT } from '../../dev/server/tool-paths';
 import { workflowBundle } from '../../src/worker/create-workers';
-import { quietRuntime } from '../helpers/temporal';
+import { quietRuntime } from '../../dev/temporal';
 
 const RENDER_DIR = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const INTAKE_DIR = join(__dirname, 'fixtures', 'histories');

@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
-import { main } from '../../src/client';
-import { runIntakeOnce } from '../../src/client/intake-sweep';
-import { InvalidSubmissionError, submitJob, validateSubmission } from '../../src/client/submit';
+import { main } from '../../src/cli';
+import { runIntakeOnce } from '../../src/jobs/intake-sweep';
+import { InvalidSubmissionError, submitJob, validateSubmission } from '../../src/jobs/submit';
 import { JOB_TYPE_NAME } from '../../src/shared/job-schema';
 import {
   JOB_TYPES,
@@ -18,10 +18,12 @@ import {
   PRIORITIES,
   RENDERERS,
   WORKFLOW_TASK_QUEUE,
+  WORKFLOW_TYPE,
   renderJobWorkflowId,
 } from '../../src/shared/constants';
+import type { renderJob } from '../../src/workflows/render-job';
 import { runCli } from '../helpers/cli';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import {
   UUID_RE,
   deepPayload,
@@ -150,7 +152,7 @@ describe('the library (submitJob) on the dev server', () => {
 
   test('a workflow started around the library with an oversized payload fails itself and renders nothing', async () => {
     const jobId = randomUUID();
-    const handle = await env.client.workflow.start('renderJob', {
+    const handle = await env.client.workflow.start<typeof renderJob>(WORKFLOW_TYPE.renderJob, {
       workflowId: renderJobWorkflowId(jobId),
       taskQueue: WORKFLOW_TASK_QUEUE.low,
       args: [
@@ -178,7 +180,7 @@ describe('the library (submitJob) on the dev server', () => {
 
 test('a workflow started around the library with a NUL in its payload still ends; the read model refuses the row instead of retrying for hours', async () => {
   const jobId = randomUUID();
-  const handle = await env.client.workflow.start('renderJob', {
+  const handle = await env.client.workflow.start<typeof renderJob>(WORKFLOW_TYPE.renderJob, {
     workflowId: renderJobWorkflowId(jobId),
     taskQueue: WORKFLOW_TASK_QUEUE.low,
     args: [

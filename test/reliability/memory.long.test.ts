@@ -4,10 +4,10 @@
  * finished job). Figures go to docs/RELIABILITY.md.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { RENDERERS } from '../../src/shared/constants';
 import type { JobType } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { startHarness } from './helpers/long-run';
 import type { LongRunHarness } from './helpers/long-run';
 import { removePrebuiltBundle, spawnWorker } from './helpers/worker-process';

@@ -6,13 +6,13 @@
  * status ever moving backwards.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import type { JobType } from '../../src/shared/constants';
 import { RENDERERS } from '../../src/shared/constants';
 import { openJobStore } from '../../src/store/open-store';
-import { createTestDatabase, postgresAvailable } from '../helpers/db';
+import { createTestDatabase, postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { checkAudit, installStatusAudit } from './helpers/audit';
 import { startReliabilityStack } from './helpers/reliability-stack';
 import type { ReliabilityStack } from './helpers/reliability-stack';

@@ -5,10 +5,10 @@
  * a refusal fails at once. Either way the row carries an error a person can act on.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import type { JobType, Renderer } from '../../src/shared/constants';
 import { jobStateQuery } from '../../src/shared/messages';
-import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../helpers/temporal';
+import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../../dev/temporal';
 import type { Fault } from './helpers/fault-proxy';
 import { startReliabilityStack } from './helpers/reliability-stack';
 import type { ReliabilityStack } from './helpers/reliability-stack';

@@ -5,11 +5,11 @@
  * bounded too. (Worker memory over 2,000 jobs: memory.long.test.ts.)
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runIntakeOnce } from '../../src/client/intake-sweep';
-import { submitJob } from '../../src/client/submit';
+import { runIntakeOnce } from '../../src/jobs/intake-sweep';
+import { submitJob } from '../../src/jobs/submit';
 import { LIMITS } from '../../src/shared/constants';
 import { INTAKE_BATCH_SIZE, INTAKE_MAX_BATCHES_PER_RUN } from '../../src/workflows/intake';
-import { devServerEnv } from '../helpers/temporal';
+import { devServerEnv } from '../../dev/temporal';
 import { startReliabilityStack } from './helpers/reliability-stack';
 import type { ReliabilityStack } from './helpers/reliability-stack';
 

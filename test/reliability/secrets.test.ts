@@ -7,16 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cancelJob, submitJob } from '../../src/client/submit';
-import { LIMITS, RENDERERS } from '../../src/shared/constants';
-import type { Renderer } from '../../src/shared/constants';
-import { startRendererSimulator } from '../../src/simulator/renderer-simulator';
-import type { RendererSimulator } from '../../src/simulator/renderer-simulator';
+import { cancelJob, submitJob } from '../../src/jobs/submit';
+import { LIMITS } from '../../src/shared/constants';
+import type { AllSimulators } from '../../dev/simulator/start-all';
+import { startStackSimulators } from '../../dev/stack';
 import { runCli } from '../helpers/cli';
-import { postgresAvailable } from '../helpers/db';
+import { postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { leaks } from './helpers/secret-scan';
 import { startTcpProxy } from './helpers/tcp-proxy';
 import type { TcpProxy } from './helpers/tcp-proxy';
@@ -31,7 +30,7 @@ maybe('secrets', () => {
   let env: TestWorkflowEnvironment;
   let target: SupabaseTestTarget;
   let proxy: TcpProxy;
-  const sims = {} as Record<Renderer, RendererSimulator>;
+  let simulators: AllSimulators;
   let databaseUrl: string;
   let secrets: Record<string, string>;
   let viaSupabase: WorkerProcess;
@@ -42,14 +41,7 @@ maybe('secrets', () => {
   beforeAll(async () => {
     env = await devServerEnv();
     target = await openSupabaseTestTarget({ timeoutMs: 2_000 });
-    for (const backend of RENDERERS) {
-      sims[backend] = await startRendererSimulator({
-        backend,
-        port: 0,
-        defaultDurationMs: 300,
-        progressSteps: 2,
-      });
-    }
+    simulators = await startStackSimulators({ defaultDurationMs: 300, progressSteps: 2 });
     // Trust auth ignores the password, so the fake one still connects (through a proxy we can cut).
     proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
     const { rows } = await target.db.query<{ db: string }>('SELECT current_database() AS db');
@@ -62,9 +54,9 @@ maybe('secrets', () => {
     };
     common = {
       TEMPORAL_ADDRESS: env.address,
-      MANIM_API_URL: sims.manim.url,
-      REVIDEO_API_URL: sims.revideo.url,
-      ORCHESTRATOR_API_URL: sims.orchestrator.url,
+      MANIM_API_URL: simulators.urls.manim,
+      REVIDEO_API_URL: simulators.urls.revideo,
+      ORCHESTRATOR_API_URL: simulators.urls.orchestrator,
       INTAKE_INTERVAL_SECONDS: '1',
       CONFIG_REFRESH_SECONDS: '1',
       WORKER_SHUTDOWN_GRACE_SECONDS: '2',
@@ -89,7 +81,7 @@ maybe('secrets', () => {
     removePrebuiltBundle();
     await viaSupabase?.kill('SIGKILL');
     await viaPostgres?.kill('SIGKILL');
-    for (const sim of Object.values(sims)) await sim.close();
+    await simulators?.close();
     await proxy?.close();
     await target?.close();
     await env?.teardown();

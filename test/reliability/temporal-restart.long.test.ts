@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer } from '../../src/dev/dev-server';
-import type { DevServer } from '../../src/dev/dev-server';
+import { startDevServer } from '../../dev/server/dev-server';
+import type { DevServer } from '../../dev/server/dev-server';
 import { RENDERERS } from '../../src/shared/constants';
-import { eventually } from '../helpers/temporal';
+import { retryStopsAtClose } from '../../src/util/retry-stops-at-close';
+import { eventually } from '../../dev/temporal';
 import { planJobs, prng, startHarness, submitPlan, verify } from './helpers/long-run';
 import type { LongRunHarness } from './helpers/long-run';
 import { removePrebuiltBundle, spawnWorker } from './helpers/worker-process';
@@ -51,7 +52,7 @@ test(
       await worker?.kill('SIGKILL');
       throw error;
     });
-    connection = await Connection.connect({ address });
+    connection = await Connection.connect({ address, plugins: [retryStopsAtClose()] });
     const client = new Client({ connection });
     // Only jobs that should succeed: the point is that none is lost.
     const jobs = planJobs(JOBS * 2, prng(SEED), [2000, 3000])

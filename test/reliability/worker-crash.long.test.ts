@@ -6,7 +6,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RENDERERS } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
+import { devServerEnv, eventually } from '../../dev/temporal';
 import { planJobs, prng, startHarness, submitPlan, verify } from './helpers/long-run';
 import type { LongRunHarness } from './helpers/long-run';
 import { removePrebuiltBundle, spawnWorker } from './helpers/worker-process';

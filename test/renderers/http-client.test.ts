@@ -3,8 +3,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { RendererClient } from '../../src/renderers/http-client';
 import { createRenderers } from '../../src/renderers/adapters';
 import { RENDER_ERROR } from '../../src/shared/errors';
-import { startRendererSimulator, type RendererSimulator } from '../../src/simulator/renderer-simulator';
-import { startAllSimulators } from '../../src/simulator/start-all';
+import { startRendererSimulator, type RendererSimulator } from '../../dev/simulator/renderer-simulator';
+import { startAllSimulators } from '../../dev/simulator/start-all';
 
 function request(simulate?: Record<string, unknown>) {
   return {

@@ -6,13 +6,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { ADMISSION_WORKFLOW_ID, renderJobWorkflowId } from '../../src/shared/constants';
 import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
 import type { AdmissionCapsInForce } from '../../src/shared/admission-messages';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { admissionIdle, setFleetCaps, startStack, watchRenders } from '../helpers/stack';
-import type { RenderWatch, Stack } from '../helpers/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { setFleetCaps } from '../../dev/db';
+import { admissionIdle, startStack, watchRenders } from '../../dev/stack';
+import type { RenderWatch, Stack } from '../../dev/stack';
 
 /** Long enough for a render over the cap to reach a simulator if admission let one through. */
 const SETTLE_MS = 600;

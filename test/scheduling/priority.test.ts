@@ -2,15 +2,15 @@
  * Priority on the real dev server: with the caps full, each freed permit goes to the waiting job
  * of highest priority, and within a priority to the one accepted first, whether the jobs were
  * submitted one by one or back to back. The start order is what the renderer simulators saw; the
- * native priority key still reaches every render task (the design card keeps it).
+ * native priority key still reaches every render task (activities inherit it from their workflow).
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { PRIORITY_KEY } from '../../src/shared/constants';
 import type { Priority, RenderQueue } from '../../src/shared/constants';
-import { devServerEnv } from '../helpers/temporal';
-import { admissionIdle, startStack, watchRenders } from '../helpers/stack';
-import type { RenderWatch, Stack } from '../helpers/stack';
+import { devServerEnv } from '../../dev/temporal';
+import { admissionIdle, admissionWaitingFor, startStack, watchRenders } from '../../dev/stack';
+import type { RenderWatch, Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;
@@ -74,6 +74,7 @@ const inFlight = (): string[] => Object.values(stack.sims).flatMap((sim) => sim.
 async function releaseOneByOne(waiting: Submitted[]): Promise<string[]> {
   const ids = new Set(waiting.map((job) => job.jobId));
   const startedIds = (): string[] => watch.starts.filter((s) => ids.has(s.jobId)).map((s) => s.jobId);
+  await admissionWaitingFor(env.client, [...ids]);
   while (startedIds().length < waiting.length) {
     const count = startedIds().length;
     const oldest = watch.starts.find((s) => inFlight().includes(s.jobId));

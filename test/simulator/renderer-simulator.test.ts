@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { startRendererSimulator, type RendererSimulator } from '../../src/simulator/renderer-simulator';
+import { startRendererSimulator, type RendererSimulator } from '../../dev/simulator/renderer-simulator';
 
 // Raw HTTP on purpose: these tests pin the simulator's wire behaviour, independent of our client.
 async function post(sim: RendererSimulator, body: unknown) {

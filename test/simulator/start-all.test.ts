@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RENDERERS } from '../../src/shared/constants';
-import { startAllSimulators } from '../../src/simulator/start-all';
+import { startAllSimulators } from '../../dev/simulator/start-all';
 
 const root = join(__dirname, '..', '..');
 
@@ -44,11 +44,11 @@ describe('startAllSimulators', () => {
   });
 });
 
-describe('simulator process (src/simulator/main.ts)', () => {
+describe('simulator process (dev/simulator/main.ts)', () => {
   test('logs each backend URL as a JSON line, serves them, and stops on SIGTERM', async () => {
     const child = spawn(
       join(root, 'node_modules', '.bin', 'tsx'),
-      ['src/simulator/main.ts', '--duration-ms=50'],
+      ['dev/simulator/main.ts', '--duration-ms=50'],
       {
         cwd: root,
         stdio: ['ignore', 'pipe', 'inherit'],

@@ -15,9 +15,9 @@ import type { PGlite } from '@electric-sql/pglite';
 import { openJobStore } from '../../src/store/open-store';
 import type { OpenedJobStore } from '../../src/store/open-store';
 import type { Queryable } from '../../src/store/migrate';
-import { createTestDatabase, postgresAvailable } from '../helpers/db';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { startStack } from '../helpers/stack';
+import { createTestDatabase, postgresAvailable, withDatabase } from '../../dev/db';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { startStack } from '../../dev/stack';
 
 /** The Phase-2 schema, as its documentation gives it. */
 const PHASE2_SCHEMA = `
@@ -185,15 +185,7 @@ test('PGlite: a Phase-2 database is adopted with every row kept and the old mach
     const stack = await startStack(env, {
       intake: true,
       simulator: { defaultDurationMs: 200, progressSteps: 2 },
-      db: {
-        db: opened.db,
-        store: opened.store,
-        url: database.url,
-        async close() {
-          await opened.close();
-          await database.drop();
-        },
-      },
+      db: withDatabase(opened, database),
     });
     try {
       const done = await eventually(

@@ -4,8 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { JobStoreConstraintError } from '../../src/store/job-store';
-import { dbTargets } from '../helpers/db';
-import type { OpenedTestDb } from '../helpers/db';
+import { dbTargets } from '../../dev/db';
+import type { OpenedTestDb } from '../../dev/db';
 
 describe.each(dbTargets())('intake claims ($name)', (target) => {
   let opened: OpenedTestDb;

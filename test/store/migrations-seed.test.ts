@@ -9,8 +9,8 @@ import { Pool } from 'pg';
 import { JOB_TYPE_DEFAULT_RENDERER } from '../../src/shared/constants';
 import { migrate, MIGRATIONS_DIR } from '../../src/store/migrate';
 import type { Queryable } from '../../src/store/migrate';
-import { dbTargets } from '../helpers/db';
-import type { OpenedTestDb } from '../helpers/db';
+import { dbTargets } from '../../dev/db';
+import type { OpenedTestDb } from '../../dev/db';
 
 async function scratchDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'rq-migrations-'));

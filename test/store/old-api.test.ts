@@ -5,7 +5,7 @@
  * database alone). Needs PostgreSQL (the server runs one transaction per request).
  */
 import { randomUUID } from 'node:crypto';
-import { postgresAvailable } from '../helpers/db';
+import { postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
 

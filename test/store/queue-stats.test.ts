@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { renderJobWorkflowId } from '../../src/shared/constants';
 import type { JobStatus, Priority } from '../../src/shared/constants';
 import type { JobTransition } from '../../src/shared/job-schema';
-import { dbTargets } from '../helpers/db';
-import type { OpenedTestDb } from '../helpers/db';
+import { dbTargets } from '../../dev/db';
+import type { OpenedTestDb } from '../../dev/db';
 
 /** Inserts queued rows `secondsAgo` in the past, oldest first, so created_at order is known. */
 async function enqueue(

@@ -6,8 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Queryable } from '../../src/store/migrate';
-import { dbTargets } from '../helpers/db';
-import type { OpenedTestDb } from '../helpers/db';
+import { dbTargets } from '../../dev/db';
+import type { OpenedTestDb } from '../../dev/db';
 
 type Role = 'anon' | 'authenticated' | 'service_role';
 

@@ -9,7 +9,7 @@ import type { JobTransition } from '../../src/shared/job-schema';
 import { JobStoreConstraintError } from '../../src/store/job-store';
 import { openJobStore } from '../../src/store/open-store';
 import { SupabaseJobStore } from '../../src/store/supabase-store';
-import { postgresAvailable } from '../helpers/db';
+import { postgresAvailable } from '../../dev/db';
 import { openSupabaseTestTarget, signJwt } from '../helpers/postgrest-test-server';
 import type { SupabaseTestTarget } from '../helpers/postgrest-test-server';
 import { jobStoreContract } from './job-store.contract';

@@ -1,11 +1,11 @@
 /** renderJob end to end on the real dev server: real database, real HTTP to renderer simulators. */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { cancelJob, getJobStatus, submitJob } from '../../src/client/submit';
+import { cancelJob, getJobStatus, submitJob } from '../../src/jobs/submit';
 import { RENDERERS } from '../../src/shared/constants';
 import type { Renderer } from '../../src/shared/constants';
-import { devServerEnv, eventually } from '../helpers/temporal';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
+import { devServerEnv, eventually } from '../../dev/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;

@@ -4,13 +4,13 @@
  */
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { submitJob } from '../../src/client/submit';
+import { submitJob } from '../../src/jobs/submit';
 import { LIMITS } from '../../src/shared/constants';
 import { jobStateQuery } from '../../src/shared/messages';
 import type { JobState } from '../../src/shared/messages';
-import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../helpers/temporal';
-import { startStack } from '../helpers/stack';
-import type { Stack } from '../helpers/stack';
+import { TIME_SKIPPING_ADMISSION, eventually, timeSkippingEnv } from '../../dev/temporal';
+import { startStack } from '../../dev/stack';
+import type { Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
 let stack: Stack;

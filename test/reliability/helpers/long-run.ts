@@ -5,14 +5,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { submitJob } from '../../../src/client/submit';
+import { submitJob } from '../../../src/jobs/submit';
 import { RENDERERS } from '../../../src/shared/constants';
 import type { JobType, Priority, Renderer } from '../../../src/shared/constants';
-import { startRendererSimulator } from '../../../src/simulator/renderer-simulator';
-import type { RendererSimulator } from '../../../src/simulator/renderer-simulator';
+import type { RendererSimulator } from '../../../dev/simulator/renderer-simulator';
 import { openJobStore } from '../../../src/store/open-store';
 import type { OpenedJobStore } from '../../../src/store/open-store';
-import { createTestDatabase } from '../../helpers/db';
+import { createTestDatabase } from '../../../dev/db';
+import { startStackSimulators } from '../../../dev/stack';
 import { checkAudit, installStatusAudit } from './audit';
 import type { AuditReport } from './audit';
 import { prebuiltBundle } from './worker-process';
@@ -94,8 +94,8 @@ export async function startHarness(config: Record<string, number | string> = {})
   for (const [column, value] of Object.entries(config)) {
     await db.db.query(`UPDATE job_queue_config SET ${column} = $1`, [value]);
   }
-  const sims = {} as Record<Renderer, RendererSimulator>;
-  for (const backend of RENDERERS) sims[backend] = await startRendererSimulator({ backend, port: 0 });
+  const simulators = await startStackSimulators();
+  const sims = simulators.simulators;
   return {
     sims,
     db,
@@ -113,7 +113,7 @@ export async function startHarness(config: Record<string, number | string> = {})
       WORKFLOW_BUNDLE_PATH: await prebuiltBundle(),
     },
     async close() {
-      for (const sim of Object.values(sims)) await sim.close();
+      await simulators.close();
       await db.close();
       await database.drop();
     },

@@ -5,16 +5,14 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { CapacityLimiter, localRenderCaps } from '../../../src/capacity/capacity-limiter';
-import { createRenderers } from '../../../src/renderers/adapters';
 import { DEFAULT_QUEUE_CONFIG, RENDERERS } from '../../../src/shared/constants';
 import type { Renderer } from '../../../src/shared/constants';
-import { startRendererSimulator } from '../../../src/simulator/renderer-simulator';
-import type { RendererSimulator } from '../../../src/simulator/renderer-simulator';
+import type { RendererSimulator } from '../../../dev/simulator/renderer-simulator';
 import type { JobStore } from '../../../src/store/job-store';
 import type { Queryable } from '../../../src/store/migrate';
-import { createWorkerSet } from '../../../src/worker/create-workers';
 import type { WorkerSet, WorkerSetOptions } from '../../../src/worker/create-workers';
-import { dbTargets } from '../../helpers/db';
+import { openPreferredDb } from '../../../dev/db';
+import { startStackSimulators, startStackWorkers } from '../../../dev/stack';
 import { startFaultProxy } from './fault-proxy';
 import type { FaultProxy } from './fault-proxy';
 
@@ -49,40 +47,28 @@ export interface ReliabilityStackOptions {
   admissionOptions?: WorkerSetOptions['admissionOptions'];
 }
 
-export async function openPreferredDb(): Promise<OpenedStore> {
-  const targets = dbTargets();
-  const target = targets.find((t) => t.name === 'postgres') ?? targets[0]!;
-  return target.open();
-}
-
 export async function startReliabilityStack(
   env: TestWorkflowEnvironment,
   opts: ReliabilityStackOptions = {},
 ): Promise<ReliabilityStack> {
   const opened = opts.opened ?? (await openPreferredDb());
-  const sims = {} as Record<Renderer, RendererSimulator>;
+  const simulators = await startStackSimulators(opts.simulator);
+  const sims = simulators.simulators;
   const proxies = {} as Record<Renderer, FaultProxy>;
-  for (const backend of RENDERERS) {
-    sims[backend] = await startRendererSimulator({ backend, port: 0, ...opts.simulator });
-    if (opts.faults) proxies[backend] = await startFaultProxy(sims[backend].url);
+  if (opts.faults) {
+    for (const backend of RENDERERS) proxies[backend] = await startFaultProxy(sims[backend].url);
   }
-  const urlOf = (backend: Renderer) => (opts.faults ? proxies[backend].url : sims[backend].url);
-  const workers = await createWorkerSet({
-    connection: env.nativeConnection,
-    namespace: env.namespace ?? 'default',
-    client: env.client,
+  const urls = opts.faults
+    ? (Object.fromEntries(RENDERERS.map((r) => [r, proxies[r].url])) as Record<Renderer, string>)
+    : simulators.urls;
+  const { workers, stop } = await startStackWorkers(env, {
     store: opened.store,
-    renderers: createRenderers(
-      { manim: urlOf('manim'), revideo: urlOf('revideo'), orchestrator: urlOf('orchestrator') },
-      opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {},
-    ),
+    urls,
+    renderer: opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {},
     limiter: new CapacityLimiter({ caps: opts.caps ?? localRenderCaps(DEFAULT_QUEUE_CONFIG) }),
-    ...(opts.admissionOptions ? { admissionOptions: opts.admissionOptions } : {}),
-    pollIntervalMs: 100,
-    ...(opts.pollErrorToleranceMs ? { pollErrorToleranceMs: opts.pollErrorToleranceMs } : {}),
-    shutdownGraceTime: '2s',
+    admissionOptions: opts.admissionOptions,
+    pollErrorToleranceMs: opts.pollErrorToleranceMs,
   });
-  const running = workers.run();
   return {
     store: opened.store,
     db: opened.db,
@@ -91,12 +77,9 @@ export async function startReliabilityStack(
     proxies: opts.faults ? proxies : undefined,
     workers,
     async close() {
-      workers.shutdown();
-      await running;
-      for (const backend of RENDERERS) {
-        await proxies[backend]?.close();
-        await sims[backend].close();
-      }
+      await stop();
+      for (const backend of RENDERERS) await proxies[backend]?.close();
+      await simulators.close();
       await opened.close();
     },
   };

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PROJECT_ROOT } from '../../../src/dev/tool-paths';
+import { PROJECT_ROOT } from '../../../dev/server/tool-paths';
 import { workflowBundle } from '../../../src/worker/create-workers';
 
 export interface WorkerProcess {
