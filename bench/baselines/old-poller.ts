@@ -16,6 +16,7 @@
 import { effectiveCaps } from '../../src/capacity/peak-hours';
 import type { RendererAdapter } from '../../src/renderers/http-client';
 import type { Renderer } from '../../src/shared/constants';
+import { errorMessage } from '../../src/shared/error-message';
 import type { Queryable } from '../../src/store/migrate';
 
 export interface OldPollerOptions {
@@ -44,6 +45,9 @@ export const UPDATE_QUEUE_POSITIONS = `
   update jobs j set queue_position = r.pos,
     estimated_start_at = now() + make_interval(mins => floor((r.pos - 1)::numeric / caps.total_cap)::int)
   from ranked r, caps where j.id = r.id`;
+
+/** PostgreSQL's SQLSTATE for a transaction chosen as a deadlock victim. */
+const DEADLOCK_DETECTED = '40P01';
 
 interface ConfigRow {
   max_concurrent_renders: number | string;
@@ -109,7 +113,41 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
   }
 
   type Policy = Awaited<ReturnType<typeof readPolicy>>;
-  const updatePositions = () => db.query(UPDATE_QUEUE_POSITIONS);
+  /**
+   * One rewrite at a time per process, coalesced: renders finishing together ask for one more pass,
+   * not one each. The rewrite locks every queued row while a claim locks a few in another order, so
+   * PostgreSQL may pick it as a deadlock victim; it is retried, and a failed pass is logged, never
+   * thrown into a render (the next pass rewrites everything anyway).
+   */
+  let rewriting: Promise<void> | undefined;
+  let rewriteAgain = false;
+  async function rewritePositions(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await db.query(UPDATE_QUEUE_POSITIONS);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= 5) throw err;
+      }
+    }
+  }
+  function updatePositions(): Promise<void> {
+    if (rewriting) {
+      rewriteAgain = true;
+      return rewriting;
+    }
+    rewriting = (async () => {
+      do {
+        rewriteAgain = false;
+        await rewritePositions().catch((err: unknown) =>
+          log({ msg: 'queue position update failed', error: errorMessage(err) }),
+        );
+      } while (rewriteAgain && !stopped);
+    })().finally(() => {
+      rewriting = undefined;
+    });
+    return rewriting;
+  }
 
   /**
    * Re-queues (or fails, out of attempts) an attempt; ignored when the row was re-claimed since.
@@ -150,7 +188,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       }
     } catch (err) {
       if (abort.signal.aborted) return; // timed out or stopping: the row is handled elsewhere
-      await failAttempt(job.id, job.claimed_at, err instanceof Error ? err.message : String(err), policy);
+      await failAttempt(job.id, job.claimed_at, errorMessage(err), policy);
     }
     await updatePositions();
   }
@@ -211,7 +249,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
   function schedule(): void {
     if (stopped || paused) return;
     ticking = tick()
-      .catch((err: unknown) => log({ level: 'error', msg: 'poll failed', error: String(err) }))
+      .catch((err: unknown) => log({ msg: 'poll failed', error: errorMessage(err) }))
       .finally(() => {
         if (!stopped) timer = setTimeout(schedule, options.intervalMs);
       });
@@ -232,6 +270,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       await ticking;
       for (const { abort } of running.values()) abort.abort();
       await Promise.all([...running.values()].map((r) => r.done.catch(() => undefined)));
+      await rewriting;
     },
   };
 }
