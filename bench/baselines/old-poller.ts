@@ -114,39 +114,23 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
 
   type Policy = Awaited<ReturnType<typeof readPolicy>>;
   /**
-   * One rewrite at a time per process, coalesced: renders finishing together ask for one more pass,
-   * not one each. The rewrite locks every queued row while a claim locks a few in another order, so
-   * PostgreSQL may pick it as a deadlock victim; it is retried, and a failed pass is logged, never
-   * thrown into a render (the next pass rewrites everything anyway).
+   * The rewrite locks every queued row while a claim or another rewrite locks them in another
+   * order, so PostgreSQL may pick it as a deadlock victim: it is retried. A rewrite that still fails
+   * is logged, never thrown into a render (the next one rewrites everything anyway). Each caller
+   * waits for its own rewrite, as the old poller did: joining one in flight would delay a claim's
+   * renders behind other renders' rewrites, which the old poller never did.
    */
-  let rewriting: Promise<void> | undefined;
-  let rewriteAgain = false;
-  async function rewritePositions(): Promise<void> {
+  async function updatePositions(): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
       try {
         await db.query(UPDATE_QUEUE_POSITIONS);
         return;
       } catch (err) {
-        if ((err as { code?: string }).code !== DEADLOCK_DETECTED || attempt >= 5) throw err;
+        if ((err as { code?: string }).code === DEADLOCK_DETECTED && attempt < 5) continue;
+        log({ msg: 'queue position update failed', error: errorMessage(err) });
+        return;
       }
     }
-  }
-  function updatePositions(): Promise<void> {
-    if (rewriting) {
-      rewriteAgain = true;
-      return rewriting;
-    }
-    rewriting = (async () => {
-      do {
-        rewriteAgain = false;
-        await rewritePositions().catch((err: unknown) =>
-          log({ msg: 'queue position update failed', error: errorMessage(err) }),
-        );
-      } while (rewriteAgain && !stopped);
-    })().finally(() => {
-      rewriting = undefined;
-    });
-    return rewriting;
   }
 
   /**
@@ -236,7 +220,6 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       );
       claimed = rows;
     }
-    if (claimed.length || timedOut.rows.length) await updatePositions();
     for (const job of claimed) {
       const abort = new AbortController();
       const done = render(job, abort, policy).finally(() => {
@@ -244,6 +227,8 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       });
       running.set(job.id, { abort, done });
     }
+    // After the starts: a claimed render does not wait for the whole queue's rewrite.
+    if (claimed.length || timedOut.rows.length) await updatePositions();
   }
 
   function schedule(): void {
@@ -270,7 +255,6 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
       await ticking;
       for (const { abort } of running.values()) abort.abort();
       await Promise.all([...running.values()].map((r) => r.done.catch(() => undefined)));
-      await rewriting;
     },
   };
 }
