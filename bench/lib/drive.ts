@@ -113,7 +113,10 @@ export async function drive(
       const ids = jobs.map((j) => j.id);
       await waitUntil(
         `${jobs.length} jobs completed (${factory.id})`,
-        async () => (await completedCount(db.db, ids)) === ids.length,
+        async () => {
+          system.assertAlive?.();
+          return (await completedCount(db.db, ids)) === ids.length;
+        },
         options.timeoutMs,
         50,
       );

@@ -20,6 +20,8 @@ export interface WorkerProcess {
   /** Peak RSS (VmHWM) and RSS now in MB, user+system CPU seconds so far; null once the process is gone. */
   usage(): { peakRssMb: number; rssMb: number; cpuSeconds: number } | null;
   kill9(): void;
+  /** The last 2,000 characters it wrote (stdout and stderr). */
+  tail(): string;
   /** SIGTERM, then SIGKILL after graceMs; resolves on exit. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -101,6 +103,7 @@ export function startWorkerProcess(
     ready,
     usage: () => procUsage(pid),
     kill9: () => void child.kill('SIGKILL'),
+    tail: () => tail,
     stop: async (graceMs = 10_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');

@@ -15,6 +15,7 @@ import { queuedWithinMs, waitUntil } from '../lib/infra';
 import { startStackWorkers } from '../../dev/stack';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
 import { submitBenchJob } from '../lib/jobs';
+import { compileEntry, shippedWorkerEnv, startWorkerProcess } from '../lib/proc';
 import type { BenchJob } from '../lib/jobs';
 import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
@@ -48,6 +49,12 @@ async function terminateOpenJobs(env: TestWorkflowEnvironment): Promise<void> {
   await Promise.all(Array.from({ length: TERMINATE_CONCURRENCY }, terminateNext));
 }
 
+interface Workers {
+  stop(): Promise<void>;
+  /** Throws once the workers can no longer run jobs (their process is gone). */
+  assertAlive?(): void;
+}
+
 /**
  * `via: 'insert'`: jobs arrive as the frontend sends them, a row inserted into `jobs`; intake
  * wakes on the insert (LISTEN/NOTIFY) and submits, as in a worker process. `'api'`: submitJob.
@@ -60,81 +67,138 @@ export function temporalSystem(
 ): SystemFactory {
   return {
     id,
-    async start(ctx: StartContext): Promise<SystemRun> {
-      const silent = { info() {}, warn() {}, error() {} };
-      const { liveConfig, limiter } = await startLocalCapacity({
-        read: () => ctx.db.store.readQueueConfig(),
-        logger: silent,
-      });
-      const workers = await startStackWorkers(env, {
-        store: ctx.db.store,
-        urls: ctx.urls,
-        limiter,
-        pollIntervalMs,
-      });
-      const stopWorkers = async () => {
-        await workers.stop();
-        liveConfig.stop();
-      };
-      // One admission workflow serves every run on this server: it must have let go of the last
-      // run's jobs, and read this run's caps now rather than at its next housekeeping round.
-      const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
-      // A query can time out while admission works through a burst: that is "not yet", not a failure.
-      const queueNow = async () => {
-        try {
-          return AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
-        } catch {
-          return undefined;
-        }
-      };
-      let intake: Awaited<ReturnType<typeof startIntakeOnInsert>> | undefined;
-      try {
-        await waitUntil(
-          'admission idle',
-          async () => (await queueNow())?.holdersList().length === 0,
-          120_000,
-          200,
+    start: (ctx) =>
+      startAround(env, ctx, via, async () => {
+        const silent = { info() {}, warn() {}, error() {} };
+        const { liveConfig, limiter } = await startLocalCapacity({
+          read: () => ctx.db.store.readQueueConfig(),
+          logger: silent,
+        });
+        const workers = await startStackWorkers(env, {
+          store: ctx.db.store,
+          urls: ctx.urls,
+          limiter,
+          pollIntervalMs,
+        });
+        return {
+          stop: async () => {
+            await workers.stop();
+            liveConfig.stop();
+          },
+        };
+      }),
+  };
+}
+
+/**
+ * This project as production runs it: the shipped worker (`src/worker.ts`, compiled, with the
+ * image's NODE_OPTIONS) as its own process on the run's database, hosting admission and the job
+ * workflows; jobs started with submitJob. A scenario that puts thousands of workflows in flight
+ * runs here, so the worker's memory and any crash of it stay out of the benchmark's process.
+ * Needs PostgreSQL (the process shares the run's database). Render poll: the production 1 s.
+ */
+export function temporalWorkerProcessSystem(
+  env: TestWorkflowEnvironment,
+  id: SystemId,
+  bundlePath: string,
+): SystemFactory {
+  return {
+    id,
+    start: (ctx) =>
+      startAround(env, ctx, 'api', async () => {
+        if (!ctx.db.url) throw new Error('a worker process needs PostgreSQL: the run database is PGlite');
+        const worker = startWorkerProcess(
+          await compileEntry('src/worker.ts'),
+          [],
+          shippedWorkerEnv({ address: env.address, databaseUrl: ctx.db.url, urls: ctx.urls, bundlePath }),
+          'worker running',
         );
-        await admission.signal(admissionConfigChangedSignal);
-        if (via === 'insert')
-          intake = await startIntakeOnInsert({
-            store: ctx.db.store,
-            client: env.client,
-            logger: silent,
-            wakeups: ctx.db.url
-              ? pgWakeups(ctx.db.url, silent)
-              : pgliteWakeups(ctx.db.db as unknown as PGlite),
-          });
-      } catch (err) {
-        // The next system run registers Workers on the same queues in this process: stop these.
-        await stopWorkers();
-        throw err;
-      }
-      return {
-        submit: async (job: BenchJob) => {
-          if (via === 'insert') return insertQueuedJob(ctx.db.db, job);
-          await submitBenchJob(env.client, job);
+        try {
+          await worker.ready;
+        } catch (err) {
+          await worker.stop();
+          throw err;
+        }
+        return {
+          stop: () => worker.stop(),
+          assertAlive: () => {
+            const { exitCode, signalCode } = worker.child;
+            if (exitCode !== null || signalCode !== null) {
+              throw new Error(
+                `the worker process exited (${signalCode ?? `code ${exitCode}`}); its output: ${worker.tail()}`,
+              );
+            }
+          },
+        };
+      }),
+  };
+}
+
+async function startAround(
+  env: TestWorkflowEnvironment,
+  ctx: StartContext,
+  via: 'api' | 'insert',
+  startWorkers: () => Promise<Workers>,
+): Promise<SystemRun> {
+  const silent = { info() {}, warn() {}, error() {} };
+  const workers = await startWorkers();
+  // One admission workflow serves every run on this server: it must have let go of the last
+  // run's jobs, and read this run's caps now rather than at its next housekeeping round.
+  const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
+  // A query can time out while admission works through a burst: that is "not yet", not a failure.
+  const queueNow = async () => {
+    try {
+      return AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
+    } catch {
+      return undefined;
+    }
+  };
+  let intake: Awaited<ReturnType<typeof startIntakeOnInsert>> | undefined;
+  try {
+    await waitUntil(
+      'admission idle',
+      async () => (await queueNow())?.holdersList().length === 0,
+      120_000,
+      200,
+    );
+    await admission.signal(admissionConfigChangedSignal);
+    if (via === 'insert')
+      intake = await startIntakeOnInsert({
+        store: ctx.db.store,
+        client: env.client,
+        logger: silent,
+        wakeups: ctx.db.url ? pgWakeups(ctx.db.url, silent) : pgliteWakeups(ctx.db.db as unknown as PGlite),
+      });
+  } catch (err) {
+    // The next system run registers Workers on the same queues: stop these.
+    await workers.stop();
+    throw err;
+  }
+  return {
+    submit: async (job: BenchJob) => {
+      if (via === 'insert') return insertQueuedJob(ctx.db.db, job);
+      await submitBenchJob(env.client, job);
+    },
+    ready: async (jobIds) => {
+      await waitUntil(
+        'admission to hear of every job',
+        async () => {
+          workers.assertAlive?.();
+          const queue = await queueNow();
+          return queue !== undefined && jobIds.every((id) => queue.waitingEntry(id) ?? queue.holder(id));
         },
-        ready: async (jobIds) => {
-          await waitUntil(
-            'admission to hear of every job',
-            async () => {
-              const queue = await queueNow();
-              return queue !== undefined && jobIds.every((id) => queue.waitingEntry(id) ?? queue.holder(id));
-            },
-            queuedWithinMs(jobIds.length),
-            200,
-          );
-        },
-        stop: async () => {
-          await intake?.stop();
-          // A run that failed part-way leaves jobs behind: they would hold and wait for permits
-          // through every later scenario on this server. Admission's reconciliation then lets go
-          // of them, which the next run's idle wait sees.
-          await terminateOpenJobs(env);
-          await stopWorkers();
-        },
-      };
+        queuedWithinMs(jobIds.length),
+        200,
+      );
+    },
+    ...(workers.assertAlive ? { assertAlive: workers.assertAlive } : {}),
+    stop: async () => {
+      await intake?.stop();
+      // A run that failed part-way leaves jobs behind: they would hold and wait for permits
+      // through every later scenario on this server. Admission's reconciliation then lets go
+      // of them, which the next run's idle wait sees.
+      await terminateOpenJobs(env);
+      await workers.stop();
     },
   };
 }

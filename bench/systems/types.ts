@@ -36,6 +36,8 @@ export interface SystemRun {
   /** Resolves once the system's own queue holds these submitted jobs (beyond their rows). */
   ready(jobIds: readonly string[]): Promise<void>;
   stop(): Promise<void>;
+  /** Throws once the system can no longer finish jobs (a worker process it runs died): fail now, not at the timeout. */
+  assertAlive?(): void;
 }
 
 export interface SystemFactory {
