@@ -52,6 +52,8 @@ type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 interface Args {
   size: Size;
+  /** --admission-waiting=N: the admission scenario's queue depth instead of the size's. */
+  admissionWaiting?: number;
   only: Set<ScenarioId>;
   out: string;
 }
@@ -60,6 +62,7 @@ function parseArgs(argv: string[]): Args {
   let size: Size = 'full';
   let only = new Set<ScenarioId>(SCENARIO_IDS);
   let out = path.join(__dirname, 'results', 'latest.json');
+  let admissionWaiting: number | undefined;
   for (const arg of argv) {
     if (arg === '--smoke' || arg === '--quick' || arg === '--full') size = arg.slice(2) as Size;
     else if (arg.startsWith('--only=')) {
@@ -71,9 +74,17 @@ function parseArgs(argv: string[]): Args {
       }
       only = new Set(wanted as ScenarioId[]);
     } else if (arg.startsWith('--out=')) out = path.resolve(arg.slice(6));
-    else throw new Error(`unknown option ${arg} (expected --smoke, --quick, --full, --only=..., --out=...)`);
+    else if (arg.startsWith('--admission-waiting=')) {
+      admissionWaiting = Number(arg.slice('--admission-waiting='.length));
+      if (!Number.isInteger(admissionWaiting) || admissionWaiting < 1) {
+        throw new Error(`--admission-waiting: expected a whole number of jobs, got "${arg.slice(20)}"`);
+      }
+    } else
+      throw new Error(
+        `unknown option ${arg} (expected --smoke, --quick, --full, --only=..., --out=..., --admission-waiting=N)`,
+      );
   }
-  return { size, only, out };
+  return { size, only, out, ...(admissionWaiting !== undefined ? { admissionWaiting } : {}) };
 }
 
 const logger = new JsonLogger();
@@ -156,7 +167,10 @@ async function main(): Promise<void> {
     }
     const ctx: BenchContext = {
       size: args.size,
-      sizes: SIZES[args.size],
+      sizes: {
+        ...SIZES[args.size],
+        ...(args.admissionWaiting ? { admissionWaiting: args.admissionWaiting } : {}),
+      },
       env,
       factories,
       insertFactories,

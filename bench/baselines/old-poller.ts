@@ -126,8 +126,12 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
         await db.query(UPDATE_QUEUE_POSITIONS);
         return;
       } catch (err) {
-        if ((err as { code?: string }).code === DEADLOCK_DETECTED && attempt < 5) continue;
-        log({ msg: 'queue position update failed', error: errorMessage(err) });
+        if ((err as { code?: string }).code === DEADLOCK_DETECTED && attempt < 5) {
+          // Apart, so renders that ended together do not collide again.
+          await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40 * attempt));
+          continue;
+        }
+        log({ level: 'error', msg: 'queue position update failed', error: errorMessage(err) });
         return;
       }
     }
@@ -234,7 +238,7 @@ export async function startOldPoller(options: OldPollerOptions): Promise<OldPoll
   function schedule(): void {
     if (stopped || paused) return;
     ticking = tick()
-      .catch((err: unknown) => log({ msg: 'poll failed', error: errorMessage(err) }))
+      .catch((err: unknown) => log({ level: 'error', msg: 'poll failed', error: errorMessage(err) }))
       .finally(() => {
         if (!stopped) timer = setTimeout(schedule, options.intervalMs);
       });

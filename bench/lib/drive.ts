@@ -72,7 +72,14 @@ export async function drive(
         const fillers = options.fillers ?? [];
         for (const sim of Object.values(sims.sims)) sim.hold();
         for (const job of fillers) await submit(job);
-        await waitUntil('the fillers to take every slot', () => inFlight(sims) === fillers.length, 60_000);
+        await waitUntil(
+          'the fillers to take every slot',
+          () => {
+            system.assertAlive?.();
+            return inFlight(sims) === fillers.length;
+          },
+          60_000,
+        );
         const queue = [...jobs];
         const submitter = async () => {
           for (let job = queue.shift(); job; job = queue.shift()) await submit(job);
@@ -82,7 +89,10 @@ export async function drive(
         // system's own queue has them (this project: admission has heard of each).
         await waitUntil(
           'all jobs in the jobs table',
-          async () => (await rowCount(db.db, jobs)) === jobs.length,
+          async () => {
+            system.assertAlive?.();
+            return (await rowCount(db.db, jobs)) === jobs.length;
+          },
           queuedWithinMs(jobs.length),
           100,
         );

@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import type { Renderer } from '../../src/shared/constants';
@@ -70,6 +70,15 @@ export function startWorkerProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // BENCH_WORKER_LOG_DIR: every line the process writes, whole, in <dir>/<pid>.log (to read a crash).
+  const logDir = process.env.BENCH_WORKER_LOG_DIR;
+  if (logDir) {
+    mkdirSync(logDir, { recursive: true });
+    const file = createWriteStream(path.join(logDir, `${child.pid}.log`));
+    child.stdout!.pipe(file, { end: false });
+    child.stderr!.pipe(file, { end: false });
+    void exited.then(() => file.end());
+  }
   let tail = '';
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(

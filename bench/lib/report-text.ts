@@ -32,10 +32,6 @@ export function fmtDate(iso: string | null): string {
   return `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
 }
 
-export function fmtDay(iso: string | null): string {
-  return iso ? iso.slice(0, 10) : 'date not recorded';
-}
-
 /** "bench/results/x.json (full run, 2026-11-28 15:18 UTC, commit abc1234)" */
 export function cite(file: ResultsFile): string {
   const parts = [
@@ -48,19 +44,26 @@ export function cite(file: ResultsFile): string {
   return `[${file.name}](../bench/results/${file.name}) (${parts.join(', ')})`;
 }
 
+/** The versions and machine load a results file recorded (its commit is in `cite`). */
+export function versionsText(file: ResultsFile): string {
+  const p = file.provenance;
+  if (!p) return 'versions not recorded';
+  const versions = Object.entries(p.versions)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  const load =
+    p.loadAtStart !== undefined ? `; machine load when the run began ${String(p.loadAtStart)}` : '';
+  return `${versions}${load}`;
+}
+
 export function provenanceText(file: ResultsFile): string {
   const p = file.provenance;
   if (!p)
     return `provenance not recorded (written before ${PROVENANCE_SINCE}, when results files began to record it)`;
-  const versions = Object.entries(p.versions)
-    .map(([k, v]) => `${k} ${v}`)
-    .join(', ');
   const commit = p.commit
     ? `commit ${p.commit.id.slice(0, 10)}${p.commit.dirty ? ' (dirty)' : ''}`
     : 'no commit';
-  const load =
-    p.loadAtStart !== undefined ? `; machine load when the run began ${String(p.loadAtStart)}` : '';
-  return `${commit}; ${versions}${load}`;
+  return `${commit}; ${versionsText(file)}`;
 }
 
 export function machineText(file: ResultsFile): string {
@@ -95,6 +98,17 @@ function paramText(value: unknown): string {
   return String(value);
 }
 
+/**
+ * A note as long as a crashed process's output tail is cut to its start and the process's own
+ * error line (`Error: ...`, `RangeError: ...`); the results file keeps it whole.
+ */
+const NOTE_CHARS = 300;
+function clip(note: string): string {
+  if (note.length <= NOTE_CHARS) return note;
+  const errorLine = /(?:^|\n)((?:[A-Z]\w*)?Error: [^\n]*)\n[^]*$/.exec(note.slice(NOTE_CHARS))?.[1];
+  return `${note.slice(0, NOTE_CHARS)} … ${errorLine ? `${errorLine} … ` : ''}(cut here; whole in the results file)`;
+}
+
 /** Any scenario report as a table: every column, the method of each row, the notes and the parameters. */
 export function scenarioTable(file: ResultsFile, scenario: ScenarioReport): string {
   const ids = Object.keys(scenario.results);
@@ -105,14 +119,16 @@ export function scenarioTable(file: ResultsFile, scenario: ScenarioReport): stri
   const notes = ids
     .map((id) => [id, scenario.results[id as keyof typeof scenario.results].note] as const)
     .filter(([, note]) => note)
-    .map(([id, note]) => `- ${systemLabel(id)}: ${note}`);
+    .map(([id, note]) => `- ${systemLabel(id)}: ${clip(note!)}`);
   const params = Object.entries(scenario.params)
     .map(([k, v]) => `${k} ${paramText(v)}`)
     .join('; ');
+  // A scenario that failed has no columns: its notes say why, a table would be empty.
   return [
-    `**${scenario.title}** (${cite(file)}; ${params})`,
-    '',
-    table(['system', ...scenario.columns.map((c) => c.label), 'method'], rows),
+    `**${scenario.title}** (${cite(file)}${params ? `; ${params}` : ''})`,
+    ...(scenario.columns.length
+      ? ['', table(['system', ...scenario.columns.map((c) => c.label), 'method'], rows)]
+      : []),
     ...(notes.length ? ['', ...notes] : []),
   ].join('\n');
 }

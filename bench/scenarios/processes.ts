@@ -22,6 +22,7 @@ import type { Column, ScenarioReport, SystemResult } from '../lib/report';
 import { computeRatios, skipped } from '../lib/report';
 import { round } from '../lib/stats';
 import { MAX_ATTEMPTS, PEER_RENDER_POLL_MS, insertQueuedJob } from '../systems/peers';
+import { SYSTEM_IDS } from '../systems/types';
 import type { SystemId } from '../systems/types';
 import type { BenchContext } from './context';
 
@@ -349,13 +350,7 @@ export async function resourcesScenario(ctx: BenchContext): Promise<ScenarioRepo
   const count = ctx.sizes.resourcesJobs;
   const max = ctx.sizes.footprintMaxJobs;
   if (!ctx.postgres) {
-    for (const id of [
-      'temporal-1s',
-      'temporal-100ms',
-      'old-poller-60s',
-      'old-poller-1s',
-      'bullmq',
-    ] as const) {
+    for (const id of SYSTEM_IDS) {
       results[id] = skipped('no PostgreSQL: a worker process cannot share the in-process PGlite database');
     }
   } else {
@@ -475,13 +470,7 @@ export async function fleetScenario(ctx: BenchContext): Promise<ScenarioReport> 
   const results = {} as Record<SystemId, SystemResult>;
   const count = ctx.sizes.fleetJobs;
   if (!ctx.postgres) {
-    for (const id of [
-      'temporal-1s',
-      'temporal-100ms',
-      'old-poller-60s',
-      'old-poller-1s',
-      'bullmq',
-    ] as const) {
+    for (const id of SYSTEM_IDS) {
       results[id] = skipped('no PostgreSQL: worker processes cannot share the in-process PGlite database');
     }
   } else {

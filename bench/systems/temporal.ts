@@ -157,7 +157,10 @@ async function startAround(
   try {
     await waitUntil(
       'admission idle',
-      async () => (await queueNow())?.holdersList().length === 0,
+      async () => {
+        workers.assertAlive?.();
+        return (await queueNow())?.holdersList().length === 0;
+      },
       120_000,
       200,
     );
@@ -193,12 +196,15 @@ async function startAround(
     },
     ...(workers.assertAlive ? { assertAlive: workers.assertAlive } : {}),
     stop: async () => {
-      await intake?.stop();
-      // A run that failed part-way leaves jobs behind: they would hold and wait for permits
-      // through every later scenario on this server. Admission's reconciliation then lets go
-      // of them, which the next run's idle wait sees.
-      await terminateOpenJobs(env);
-      await workers.stop();
+      try {
+        await intake?.stop();
+        // A run that failed part-way leaves jobs behind: they would hold and wait for permits
+        // through every later scenario on this server. Admission's reconciliation then lets go
+        // of them, which the next run's idle wait sees.
+        await terminateOpenJobs(env);
+      } finally {
+        await workers.stop();
+      }
     },
   };
 }

@@ -24,8 +24,6 @@ const POLLER_RENDER_POLL_MS = 50;
 /**
  * Jobs all queued, one after another, before dispatch began. `pool`: count within one pool only
  * (BullMQ's promise: a queue per pool); without it, across renderers (the old poller's).
- */
-/**
  * `knownAfterMs`: how long after a render ends its system can know (the old poller: one status
  * poll, then its next tick). A Manim job waiting behind a render that ended within that time was
  * not yet admissible to it, so a later general job starting then is not ahead of it.

@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { num } from '../../bench/lib/report-text';
 import { proseNumbers } from './prose-figures';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -36,6 +37,22 @@ function copy(): string {
   cpSync(path.join(ROOT, 'docs'), path.join(dir, 'docs'), { recursive: true });
   cpSync(path.join(ROOT, 'bench', 'results'), path.join(dir, 'bench', 'results'), { recursive: true });
   return dir;
+}
+
+interface Latest {
+  scenarios: Record<string, { id: string; results: Record<string, { figures: Record<string, number> }> }>;
+}
+
+/** The committed full run (the tamper tests change its figures, whatever they are). */
+function readLatest(root: string): Latest {
+  const latest = JSON.parse(
+    readFileSync(path.join(root, 'bench', 'results', 'latest.json'), 'utf8'),
+  ) as Latest;
+  // The full run is made where PostgreSQL answers, so the worker process's RSS is measured.
+  const held = latest.scenarios.resources?.results['temporal-1s']?.figures.heldRssMb;
+  if (typeof held !== 'number')
+    throw new Error('bench/results/latest.json: resources has no measured heldRssMb');
+  return latest;
 }
 
 function edit(file: string, from: string, to: string): void {
@@ -155,7 +172,8 @@ describe('docs are generated from bench/results (npm run bench:report)', () => {
   test('(a) a figure typed into a generated block fails the check', () => {
     const dir = copy();
     try {
-      edit(path.join(dir, 'docs', 'BENCHMARKS.md'), '| 404 MB ', '| 405 MB ');
+      const held = readLatest(dir).scenarios.resources!.results['temporal-1s']!.figures.heldRssMb!;
+      edit(path.join(dir, 'docs', 'BENCHMARKS.md'), `| ${num(held)} MB `, `| ${num(held + 1)} MB `);
       const run = check(dir);
       expect(run.status).toBe(1);
       expect(run.stderr).toContain('docs/BENCHMARKS.md');
@@ -167,7 +185,9 @@ describe('docs are generated from bench/results (npm run bench:report)', () => {
   test('(a) a results file changed without regenerating fails the check (docs and chart)', () => {
     const dir = copy();
     try {
-      edit(path.join(dir, 'bench', 'results', 'lean-worker.json'), '"heldRssMb": 404,', '"heldRssMb": 405,');
+      const latest = readLatest(dir);
+      latest.scenarios.resources!.results['temporal-1s']!.figures.heldRssMb! += 1;
+      writeFileSync(path.join(dir, 'bench', 'results', 'latest.json'), JSON.stringify(latest, null, 2));
       const run = check(dir);
       expect(run.status).toBe(1);
       expect(run.stderr).toContain('docs/BENCHMARKS.md');
@@ -180,12 +200,7 @@ describe('docs are generated from bench/results (npm run bench:report)', () => {
   test('(a) a new results file with a scenario report is printed and charted once it exists', () => {
     const dir = copy();
     try {
-      const latest = JSON.parse(readFileSync(path.join(dir, 'bench', 'results', 'latest.json'), 'utf8')) as {
-        scenarios: Record<
-          string,
-          { id: string; results: Record<string, { figures: Record<string, number> }> }
-        >;
-      };
+      const latest = readLatest(dir);
       const ordering = { ...latest.scenarios.efficiency!, id: 'ordering' };
       for (const result of Object.values(ordering.results)) {
         result.figures.handoffP50Ms = 12;
@@ -193,7 +208,8 @@ describe('docs are generated from bench/results (npm run bench:report)', () => {
       }
       writeFileSync(
         path.join(dir, 'bench', 'results', 'admission.json'),
-        JSON.stringify({ size: 'full', startedAt: '2026-12-01T20:00:00.000Z', scenarios: { ordering } }),
+        // Newer than any committed file, so the charts take it.
+        JSON.stringify({ size: 'full', startedAt: '2099-01-01T00:00:00.000Z', scenarios: { ordering } }),
       );
       const run = check(dir);
       expect(run.status).toBe(1);
