@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { workflowBundle } from '../src/worker/create-workers';
+import { forEachConcurrently } from '../src/util/for-each-concurrently';
 import { postgresAvailable } from '../dev/db';
 import { devServerEnv } from '../dev/temporal';
 import { completedCount, openBenchDb, sleep, startSims, waitUntil } from './lib/infra';
@@ -91,12 +92,7 @@ async function main(): Promise<void> {
     const before = worker.usage()!;
     for (const sim of Object.values(sims.sims)) sim.hold();
     const jobs = jobMix({ count, durationMs: 0, seed: 31 });
-    const queue = [...jobs];
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) await submitBenchJob(env.client, job);
-      }),
-    );
+    await forEachConcurrently(jobs, 10, (job) => submitBenchJob(env.client, job));
     await sleep(5000);
     for (const sim of Object.values(sims.sims)) sim.release();
     const ids = jobs.map((j) => j.id);

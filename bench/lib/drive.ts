@@ -8,6 +8,7 @@ import type { HandoffRender } from './handoff';
 import type { BenchJob } from './jobs';
 import { poolOf } from './jobs';
 import { completedCount, openBenchDb, queuedWithinMs, sleep, startSims, waitUntil } from './infra';
+import { forEachConcurrently } from '../../src/util/for-each-concurrently';
 import type { Sims } from './infra';
 import type { RenderSpan } from './ordering';
 
@@ -80,11 +81,7 @@ export async function drive(
           },
           60_000,
         );
-        const queue = [...jobs];
-        const submitter = async () => {
-          for (let job = queue.shift(); job; job = queue.shift()) await submit(job);
-        };
-        await Promise.all(Array.from({ length: options.submitters ?? 1 }, submitter));
+        await forEachConcurrently(jobs, options.submitters ?? 1, submit);
         // Every system must hold every job before a slot frees: their rows exist, and the
         // system's own queue has them (this project: admission has heard of each).
         await waitUntil(
@@ -114,11 +111,7 @@ export async function drive(
           await submit(job);
         }
       } else {
-        const queue = [...jobs];
-        const submitter = async () => {
-          for (let job = queue.shift(); job; job = queue.shift()) await submit(job);
-        };
-        await Promise.all(Array.from({ length: options.concurrency ?? 10 }, submitter));
+        await forEachConcurrently(jobs, options.concurrency ?? 10, submit);
       }
       const ids = jobs.map((j) => j.id);
       await waitUntil(

@@ -4,6 +4,7 @@
  * and resources (peak RSS and CPU seconds of the worker process per 1,000 jobs).
  */
 import { randomBytes } from 'node:crypto';
+import { forEachConcurrently } from '../../src/util/for-each-concurrently';
 import { bullmqProducer } from '../baselines/bullmq';
 import type { WorkerMainConfig } from '../baselines/worker-main';
 import type { BenchDb, Sims } from '../lib/infra';
@@ -292,13 +293,8 @@ async function resourcesRun(ctx: BenchContext, kind: Kind, count: number): Promi
     for (const sim of Object.values(sims.sims)) sim.hold();
     const jobs = jobMix({ count, durationMs: 0, seed: 31 });
     const ids = jobs.map((j) => j.id);
-    const queue = [...jobs];
     const harnessRef = h;
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) await harnessRef.submit(job);
-      }),
-    );
+    await forEachConcurrently(jobs, 10, (job) => harnessRef.submit(job));
     await waitUntil(
       `${kind}: ${count} jobs in the read model`,
       async () => (await rowCount(db, ids)) === ids.length,
@@ -441,13 +437,8 @@ async function fleetRun(ctx: BenchContext, kind: Kind, count: number) {
     await Promise.all(workers.map((w) => w.ready));
     const jobs = jobMix({ count, durationMs: FLEET_RENDER_MS, mixedPriorities: true, seed: 41 });
     const ids = jobs.map((j) => j.id);
-    const queue = [...jobs];
     const harnessRef = h;
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) await harnessRef.submit(job);
-      }),
-    );
+    await forEachConcurrently(jobs, 10, (job) => harnessRef.submit(job));
     await waitUntil(`${kind}: half the fleet jobs started`, () => sims.firstStart.size >= count / 2, 120_000);
     workers[0]!.kill9();
     await waitUntil(

@@ -14,12 +14,16 @@ import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE } from '../../src/shared/constants
 import { queuedWithinMs, waitUntil } from '../lib/infra';
 import { startStackWorkers } from '../../dev/stack';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
+import { forEachConcurrently } from '../../src/util/for-each-concurrently';
 import { submitBenchJob } from '../lib/jobs';
 import { compileEntry, shippedWorkerEnv, startWorkerProcess } from '../lib/proc';
 import type { BenchJob } from '../lib/jobs';
 import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
 export const CAPS = { total: 10, manim: 4 };
+
+/** The bench's own wiring logs nothing: its tables and the JSON log lines of bench/run.ts are the output. */
+const silent = { info() {}, warn() {}, error() {} };
 
 const TERMINATE_CONCURRENCY = 20;
 
@@ -38,15 +42,12 @@ async function terminateOpenJobs(env: TestWorkflowEnvironment): Promise<void> {
   for await (const run of env.client.workflow.list({ query })) ids.push(run.workflowId);
   if (ids.length === 0) return;
   process.stdout.write(`terminating ${ids.length} job workflows the run left open\n`);
-  const terminateNext = async () => {
-    for (let id = ids.pop(); id; id = ids.pop()) {
-      await env.client.workflow
-        .getHandle(id)
-        .terminate('benchmark run ended')
-        .catch(() => undefined); // closed meanwhile
-    }
-  };
-  await Promise.all(Array.from({ length: TERMINATE_CONCURRENCY }, terminateNext));
+  await forEachConcurrently(ids, TERMINATE_CONCURRENCY, async (id) => {
+    await env.client.workflow
+      .getHandle(id)
+      .terminate('benchmark run ended')
+      .catch(() => undefined); // closed meanwhile
+  });
 }
 
 interface Workers {
@@ -69,7 +70,6 @@ export function temporalSystem(
     id,
     start: (ctx) =>
       startAround(env, ctx, via, async () => {
-        const silent = { info() {}, warn() {}, error() {} };
         const { liveConfig, limiter } = await startLocalCapacity({
           read: () => ctx.db.store.readQueueConfig(),
           logger: silent,
@@ -140,7 +140,6 @@ async function startAround(
   via: 'api' | 'insert',
   startWorkers: () => Promise<Workers>,
 ): Promise<SystemRun> {
-  const silent = { info() {}, warn() {}, error() {} };
   const workers = await startWorkers();
   // One admission workflow serves every run on this server: it must have let go of the last
   // run's jobs, and read this run's caps now rather than at its next housekeeping round.

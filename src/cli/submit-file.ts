@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { InvalidSubmissionError, submitJob, validateSubmission } from '../jobs/submit';
 import { errorMessage } from '../shared/error-message';
+import { forEachConcurrently } from '../util/for-each-concurrently';
 import { EXIT, UsageError } from './io';
 import type { CommandContext } from './context';
 
@@ -71,19 +72,14 @@ export function parseJobLines(text: string): BatchLine[] {
 /** Submits the checked jobs, a bounded number at a time; one failure does not stop the rest. */
 export async function submitBatch(client: Client, jobs: BatchLine[]): Promise<BatchResult[]> {
   const results: BatchResult[] = new Array(jobs.length);
-  let next = 0;
-  const lane = async () => {
-    for (let i = next++; i < jobs.length; i = next++) {
-      const { line, jobId, submission } = jobs[i]!;
-      try {
-        const outcome = await submitJob(client, submission);
-        results[i] = { line, jobId: outcome.jobId, started: outcome.started };
-      } catch (err) {
-        results[i] = { line, jobId, error: errorMessage(err) };
-      }
+  await forEachConcurrently(jobs, SUBMIT_CONCURRENCY, async ({ line, jobId, submission }, i) => {
+    try {
+      const outcome = await submitJob(client, submission);
+      results[i] = { line, jobId: outcome.jobId, started: outcome.started };
+    } catch (err) {
+      results[i] = { line, jobId, error: errorMessage(err) };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, jobs.length) }, lane));
+  });
   return results;
 }
 
