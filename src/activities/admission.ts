@@ -1,7 +1,7 @@
 /**
  * Activities around the admission workflow.
  *
- * - Permit requests and releases, run by job workflows as local activities: a request is a
+ * - Permit requests and releases, run by job workflows as activities on the sync queue: a request is a
  *   signal-with-start, so a job can always reach admission, even the very first one.
  * - The admission workflow's own housekeeping: reading `job_queue_config`, reconciling permits of
  *   job workflows that closed without running code (terminated, timed out), publishing queue
@@ -56,13 +56,11 @@ export interface PermitActivityDeps {
   client: Client;
 }
 
-/** Local activities of job workflows and of admission: a request, release or grant is one signal, no task queue hop. */
+/** A job's permit calls (activities on the sync queue) and admission's grant delivery (a local activity): each one signal. */
 export function createPermitActivities({ client }: PermitActivityDeps) {
   return {
     async requestPermit(request: PermitRequest): Promise<void> {
-      await client.withAbortSignal(Context.current().cancellationSignal, () =>
-        requestAdmission(client, request),
-      );
+      await requestAdmission(client, request, Context.current().cancellationSignal);
     },
 
     async reprioritizePermit(change: Reprioritize): Promise<void> {

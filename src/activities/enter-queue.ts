@@ -1,8 +1,8 @@
 /**
- * A job's first step, as one local activity of its first workflow task: check the input, read
- * the render policy, write the `queued` row and ask admission for a permit. One activity instead
- * of three keeps a job's start to one round trip, and keeps zod out of the workflow sandbox,
- * where every workflow would otherwise build its own copy of the schemas.
+ * A job's first step, one activity on the sync queue (workflows/admission-calls.ts): check the
+ * input, read the render policy, write the `queued` row and ask admission for a permit. One
+ * activity instead of three keeps a job's start to one round trip, and keeps zod out of the
+ * workflow sandbox, where every workflow would otherwise build its own copy of the schemas.
  */
 import { Context, log as activityLog } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
@@ -88,7 +88,7 @@ export function createEnterQueueActivities({ client, store }: EnterQueueDeps) {
         writeQueued(queued),
         // Must succeed: without it the job never starts. A failure retries the whole activity,
         // whose every part is idempotent.
-        client.withAbortSignal(signal, () => requestAdmission(client, request)),
+        requestAdmission(client, request, signal),
       ]);
       return { policy, recorded };
     },

@@ -27,6 +27,11 @@ export interface Reprioritize {
 
 /** A job asks for a permit for one render attempt (idempotent by job id and attempt). */
 export const permitRequestSignal = defineSignal<[PermitRequest]>('permitRequest');
+/**
+ * Requests a worker process gathered while its previous signal was in flight, in arrival order
+ * (activities/admission-client.ts): one signal, one history event, for many jobs.
+ */
+export const permitRequestsSignal = defineSignal<[PermitRequest[]]>('permitRequests');
 /** A job gives its permit back, or leaves the queue, at the end of an attempt. */
 export const permitReleaseSignal = defineSignal<[PermitRelease]>('permitRelease');
 /** A worker saw `job_queue_config` change (or got SIGHUP): re-read it now. */

@@ -69,6 +69,24 @@ export type RequestOutcome =
 
 export const priorityRank = (priority: Priority): number => PRIORITIES.indexOf(priority);
 
+/**
+ * What is wrong with a request, naming the field; undefined when admission can hold it. A request
+ * the queue cannot encode would break every later snapshot and continue-as-new, so it is refused
+ * at the door.
+ */
+export function requestProblem(req: PermitRequest): string | undefined {
+  if (typeof req?.jobId !== 'string' || req.jobId.length !== ID) return 'jobId: must be a uuid';
+  if (!RENDERERS.includes(req.renderer)) return `renderer: unknown "${String(req.renderer)}"`;
+  if (!PRIORITIES.includes(req.priority)) return `priority: unknown "${String(req.priority)}"`;
+  if (!Number.isInteger(req.attempt) || req.attempt < 1 || req.attempt >= 36 ** ATTEMPT) {
+    return 'attempt: must be a whole number from 1';
+  }
+  if (req.acceptedAt !== undefined && !(Number.isFinite(req.acceptedAt) && req.acceptedAt >= 0)) {
+    return 'acceptedAt: must be epoch milliseconds';
+  }
+  return undefined;
+}
+
 /** The admission order: higher priority first, then earlier acceptance, then job id. */
 export function compareWaiting(a: WaitingEntry, b: WaitingEntry): number {
   if (a.rank !== b.rank) return a.rank - b.rank;

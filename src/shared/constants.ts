@@ -64,6 +64,10 @@ export const SERVICE_QUEUE_PATCH = 'service-task-queue';
 export const ADMISSION_SHORTER_RUNS_PATCH = 'admission-shorter-runs';
 /** The patch under which a local activity Core reported cancelled, unasked, runs again (idempotent-local-activities.ts). */
 export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retried';
+/** The patch under which admission takes batched requests and, continued from older code, asks jobs to register again. */
+export const ADMISSION_REQUEST_BATCHES_PATCH = 'admission-request-batches';
+/** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */
+export const ADMISSION_CALLS_AS_ACTIVITIES_PATCH = 'admission-calls-as-activities';
 
 /** Render activity queues: Manim is expensive and has its own cap, so it gets its own queue. */
 export const RENDER_TASK_QUEUE = {
@@ -181,7 +185,18 @@ export const WORKER_LIMITS = {
   cachedWorkflowsPerQueue: 40,
   /** The service queue's Worker: admission and the intake sweep, with room for a run handing over to its next. */
   cachedServiceWorkflows: 4,
+  /** Sync-queue activities (row writes, a job's first step, permit calls) one process runs at once. */
+  syncActivities: 100,
 } as const;
+
+/** A permit request's signal-with-start gives up after this long (the activity sending it retries). */
+export const ADMISSION_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Permit requests of one process are sent in batches (activities/admission-client.ts). Two sends
+ * in flight, so a slow one does not hold up every request behind it; 200 requests (~40 KB) per
+ * signal keep each payload far below the server's 2 MB limit and each batch quick to handle.
+ */
+export const ADMISSION_REQUEST_BATCHING = { maxInFlight: 2, maxBatch: 200 } as const;
 
 /** The admission workflow's own rhythm; tests shorten some of them through its input. */
 export const ADMISSION_LIMITS = {

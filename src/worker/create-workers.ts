@@ -124,6 +124,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
 
   const readModel = createReadModelActivities({ store: options.store });
   const permits = createPermitActivities({ client: options.client });
+  const enterQueueActivities = createEnterQueueActivities({ client: options.client, store: options.store });
   const admission = createAdmissionActivities({
     store: options.store,
     client: options.client,
@@ -135,12 +136,13 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         ...common,
         taskQueue,
         workflowBundle: bundle,
-        // Local activities only: a job's first step, permit requests and releases (and the policy
-        // read of workflows started before fleet-wide admission).
+        // Local activities only: admission's grant deliveries, and for runs that recorded them before
+        // admission-calls.ts moved them to the sync queue, a job's first step and its permit calls
+        // (and the policy read of workflows started before fleet-wide admission).
         activities: {
           loadRenderPolicy: readModel.loadRenderPolicy,
           ...permits,
-          ...createEnterQueueActivities({ client: options.client, store: options.store }),
+          ...enterQueueActivities,
         },
         // This Worker polls no activity queue: render and sync activities have Workers of their own.
         enableNonLocalActivities: false,
@@ -180,13 +182,18 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
         activities: {
           ...readModel,
           ...admission,
+          // A job's first step and its permit calls (workflows/admission-calls.ts).
+          ...permits,
+          ...enterQueueActivities,
           ...createIntakeActivities({
             runBatch: (limit, onRow) =>
               runIntakeBatch({ store: options.store, client: options.client }, limit, onRow),
           }),
           stopRender: renderActivities.stopRender,
         },
-        maxConcurrentActivityTaskExecutions: 20,
+        // Mostly waiting (on the database, or on a batch of permit requests to go out): many at
+        // once cost little, and a burst's requests then share signals (activities/admission-client.ts).
+        maxConcurrentActivityTaskExecutions: WORKER_LIMITS.syncActivities,
       }),
     );
   }

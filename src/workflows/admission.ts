@@ -32,14 +32,15 @@ import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
 import {
   ADMISSION_LIMITS,
+  ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
   DEFAULT_QUEUE_CONFIG,
   SERVICE_QUEUE_PATCH,
   SERVICE_WORKFLOW_TASK_QUEUE,
   SYNC_TASK_QUEUE,
 } from '../shared/constants';
-import { AdmissionQueue } from '../shared/admission-queue';
-import type { EncodedQueue, HolderEntry } from '../shared/admission-queue';
+import { AdmissionQueue, requestProblem } from '../shared/admission-queue';
+import type { EncodedQueue, HolderEntry, PermitRequest } from '../shared/admission-queue';
 import { NO_DURATIONS, estimateAdmissionQueue, observeDuration } from '../shared/admission-estimate';
 import type { RenderDurations } from '../shared/admission-estimate';
 import {
@@ -48,6 +49,7 @@ import {
   jobAdmissionQuery,
   permitReleaseSignal,
   permitRequestSignal,
+  permitRequestsSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
 import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
@@ -76,6 +78,8 @@ export interface AdmissionCarried {
   granted: number;
   /** The newest acceptance stamp, so stamps keep increasing across runs. */
   lastAccepted?: number;
+  /** The run handing over handled batched requests (`permitRequests`); absent from older code. */
+  requestBatches?: true;
 }
 
 export interface AdmissionInput {
@@ -183,7 +187,12 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     dirty = true;
   };
 
-  setHandler(permitRequestSignal, (request) => {
+  const onRequest = (request: PermitRequest): void => {
+    const problem = requestProblem(request);
+    if (problem !== undefined) {
+      log.warn('admission ignored a malformed permit request', { problem, jobId: request?.jobId });
+      return;
+    }
     if (request.holding) reRegistered += 1;
     // Every arrival gets its own, later stamp: requests handled in one workflow task share its
     // time, and their order of arrival must survive as the order they are served in.
@@ -192,7 +201,9 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
     if (outcome.kind === 'holding') void sendGrants([outcome.holder]);
     changed();
-  });
+  };
+  setHandler(permitRequestSignal, onRequest);
+  setHandler(permitRequestsSignal, (requests) => requests.forEach(onRequest));
 
   setHandler(permitReleaseSignal, (release) => {
     const removed = queue.release(release.jobId, release.attempt);
@@ -367,10 +378,23 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     changed();
   }
 
+  /** Jobs re-register what they wait for or hold; grants go on meanwhile (the holders are known). */
+  async function reannounce(): Promise<void> {
+    try {
+      const { signalled } = await announceAdmissionRestart();
+      log.info('asked running jobs to register again after a run of older code', { signalled });
+    } catch (err) {
+      log.warn('could not ask running jobs to register again', { error: errorMessage(err) });
+    }
+  }
+
   const continueAsNewDue = (): boolean =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyLimit;
 
   if (recovering) void recover();
+  // A run of code without a handler for batched requests drops them when it continues as new (a
+  // rolling deploy, with new workers sending batches): every job is asked to register again.
+  else if (!carried?.requestBatches && patched(ADMISSION_REQUEST_BATCHES_PATCH)) void reannounce();
   void housekeeping();
   void publisher();
 
@@ -397,6 +421,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       reconciledUntil,
       granted: grantedTotal,
       lastAccepted,
+      ...(patched(ADMISSION_REQUEST_BATCHES_PATCH) ? { requestBatches: true as const } : {}),
     },
     ...(input.options ? { options: input.options } : {}),
   });

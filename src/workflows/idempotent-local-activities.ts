@@ -1,5 +1,5 @@
 /**
- * Local activities whose every call is idempotent (a request, a release, the job's first step), so
+ * Local activities whose every call is idempotent (admission's grant delivery; before admission-calls.ts, a job's first step and permit calls), so
  * a call that Core reports as cancelled when this workflow never cancelled it is run again instead
  * of failing the workflow.
  *

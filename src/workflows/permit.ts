@@ -2,22 +2,15 @@
  * A job workflow's side of admission: ask for a permit before each render attempt, wait for the
  * grant, give the permit back when the attempt ends.
  *
- * Requests and releases are local activities (one signal each, sent from this worker), so they
- * cost no task-queue hop; a request is a signal-with-start, so admission is started if it is not
- * running. Both are idempotent by job id and attempt, which makes every retry here harmless.
+ * Requests and releases are activities (admission-calls.ts says why not local ones); a request
+ * is a signal-with-start, so admission is started if it is not running. Both are idempotent by
+ * job id and attempt, which makes every retry here harmless.
  */
 import { CancellationScope, condition, setHandler } from '@temporalio/workflow';
-import { idempotentLocalActivities } from './idempotent-local-activities';
+import { admissionCalls } from './admission-calls';
 import type { PermitRequest } from '../shared/admission-queue';
 import { admissionRestartedSignal, permitGrantedSignal } from '../shared/admission-messages';
 import type { PermitRelease } from '../shared/admission-messages';
-import type { PermitActivities } from '../activities/admission';
-
-const { requestPermit, releasePermit, reprioritizePermit } = idempotentLocalActivities<PermitActivities>({
-  startToCloseTimeout: '10s',
-  // Until Temporal answers: without a permit the job cannot render, and both calls are idempotent.
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
 
 export class Permit {
   /** The attempt a permit is being waited for (0: none). */
@@ -42,8 +35,8 @@ export class Permit {
     setHandler(permitGrantedSignal, ({ attempt, acceptedAt }) => this.onGrant(attempt, acceptedAt));
     // Admission lost its state (a fresh run): tell it again what this job waits for or holds.
     setHandler(admissionRestartedSignal, async () => {
-      if (this.holding) await requestPermit(this.request(this.granted, true));
-      else if (this.wanted) await requestPermit(this.request(this.wanted));
+      if (this.holding) await admissionCalls().requestPermit(this.request(this.granted, true));
+      else if (this.wanted) await admissionCalls().requestPermit(this.request(this.wanted));
     });
   }
 
@@ -55,7 +48,7 @@ export class Permit {
   /** A new priority: a waiting request moves in admission's order now, later ones ask with it. */
   async reprioritize(priority: PermitRequest['priority']): Promise<void> {
     this.job = { ...this.job, priority };
-    if (this.wanted) await reprioritizePermit({ jobId: this.job.jobId, priority });
+    if (this.wanted) await admissionCalls().reprioritizePermit({ jobId: this.job.jobId, priority });
   }
 
   /** The request for `attempt`, for the job's first step to send. */
@@ -90,7 +83,8 @@ export class Permit {
   async acquire(attempt: number): Promise<void> {
     this.wanted = attempt;
     try {
-      if (this.granted < attempt && this.askedFor !== attempt) await requestPermit(this.request(attempt));
+      if (this.granted < attempt && this.askedFor !== attempt)
+        await admissionCalls().requestPermit(this.request(attempt));
       await condition(() => this.granted >= attempt);
     } catch (err) {
       this.wanted = 0;
@@ -123,6 +117,8 @@ export class Permit {
   }
 
   private giveBack(attempt: number, outcome: PermitRelease['outcome']): Promise<void> {
-    return CancellationScope.nonCancellable(() => releasePermit({ jobId: this.job.jobId, attempt, outcome }));
+    return CancellationScope.nonCancellable(() =>
+      admissionCalls().releasePermit({ jobId: this.job.jobId, attempt, outcome }),
+    );
   }
 }

@@ -25,8 +25,7 @@ import type { RenderJobInput, RenderPolicy } from '../shared/job-schema';
 import { INVALID_JOB_INPUT, RENDER_JOB_FAILED } from '../shared/errors';
 import { changePrioritySignal, jobStateQuery } from '../shared/messages';
 import type { RenderJobResult } from '../shared/messages';
-import type { EnterQueueActivities } from '../activities/enter-queue';
-import { idempotentLocalActivities } from './idempotent-local-activities';
+import { admissionCalls } from './admission-calls';
 import { JobStateKeeper } from './job-state';
 import { Permit } from './permit';
 import { AttemptRunner, minutesToMs } from './render-attempt';
@@ -35,16 +34,6 @@ import { legacyRenderJob } from './render-job-legacy';
 
 /** Histories recorded before fleet-wide admission replay through the legacy code. */
 export const FLEET_ADMISSION_PATCH = 'fleet-admission';
-
-/**
- * The job's first step, inside its first workflow task: the input checked, the policy read, the
- * `queued` row written and the permit asked for. It retries until admission has the request:
- * without it the job never starts, and every part of the step is idempotent.
- */
-const { enterQueue } = idempotentLocalActivities<EnterQueueActivities>({
-  startToCloseTimeout: '10s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
 
 export async function renderJob(input: RenderJobInput): Promise<RenderJobResult> {
   if (!patched(FLEET_ADMISSION_PATCH)) return legacyRenderJob(input);
@@ -61,7 +50,13 @@ export async function renderJob(input: RenderJobInput): Promise<RenderJobResult>
   handleMessages(job, permit);
 
   try {
-    const entered = await enterQueue({ input, queued: job.queuedRow(), request: permit.requestFor(1) });
+    // The job's first step: the input checked, the policy read, the `queued` row written and the
+    // permit asked for. It retries until admission has the request: without it the job never starts.
+    const entered = await admissionCalls().enterQueue({
+      input,
+      queued: job.queuedRow(),
+      request: permit.requestFor(1),
+    });
     if (entered.invalid !== undefined)
       throw ApplicationFailure.nonRetryable(entered.invalid, INVALID_JOB_INPUT);
     job.queuedRecorded(entered.recorded);

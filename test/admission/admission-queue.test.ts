@@ -4,7 +4,7 @@
  * continue-as-new loses nothing.
  */
 import fc from 'fast-check';
-import { AdmissionQueue } from '../../src/shared/admission-queue';
+import { AdmissionQueue, requestProblem } from '../../src/shared/admission-queue';
 import type { PermitRequest } from '../../src/shared/admission-queue';
 import { NO_DURATIONS, estimateAdmissionQueue, observeDuration } from '../../src/shared/admission-estimate';
 import { PRIORITIES, RENDERERS } from '../../src/shared/constants';
@@ -203,6 +203,23 @@ describe('encoding for continue-as-new', () => {
 
   test('a corrupt encoding is refused, not half-read', () => {
     expect(() => AdmissionQueue.decode({ waiting: 'x'.repeat(10), holders: '' })).toThrow(/multiple of/);
+  });
+
+  test('a request the queue could not encode is named at the door, by field; a good one passes', () => {
+    const good = req(id('good'), 'manim', 'high', T0);
+    expect(requestProblem(good)).toBeUndefined();
+    expect(requestProblem({ ...good, jobId: 'job-1' })).toBe('jobId: must be a uuid');
+    expect(requestProblem({ ...good, renderer: 'blender' as Renderer })).toMatch(
+      /^renderer: unknown "blender"/,
+    );
+    expect(requestProblem({ ...good, priority: 'urgent' as Priority })).toMatch(/^priority: /);
+    expect(requestProblem({ ...good, attempt: 0 })).toMatch(/^attempt: /);
+    expect(requestProblem({ ...good, attempt: 1.5 })).toMatch(/^attempt: /);
+    expect(requestProblem({ ...good, acceptedAt: Number.NaN })).toMatch(/^acceptedAt: /);
+    // What passes the door encodes.
+    const q = new AdmissionQueue();
+    q.request(good, T0);
+    expect(() => q.encode()).not.toThrow();
   });
 });
 

@@ -7,11 +7,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { admissionStartOptions } from '../../src/activities/admission-client';
 import { submitJob } from '../../src/jobs/submit';
+import { NO_DURATIONS } from '../../src/shared/admission-estimate';
+import { AdmissionQueue } from '../../src/shared/admission-queue';
 import {
   ADMISSION_WORKFLOW_ID,
+  DEFAULT_QUEUE_CONFIG,
   SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPE,
 } from '../../src/shared/constants';
+import type { AdmissionCarried } from '../../src/workflows/admission';
 import { devServerEnv, eventually } from '../../dev/temporal';
 import { startStack } from '../../dev/stack';
 import type { Stack } from '../../dev/stack';
@@ -87,4 +91,47 @@ test('a run that hits nondeterminism fails, a fresh run replaces it, and a waiti
   const latest = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).describe();
   expect(latest.runId).not.toBe(first.firstExecutionRunId);
   expect(latest.status.name).toBe('RUNNING');
+});
+
+test('a run continued from code that knew no batched requests asks every job to register again: a lost request is found', async () => {
+  stack ??= await startStack(env, { caps: { total: 2, manim: 1 }, admissionKeeperSeconds: 1 });
+  const submit = (label: string, durationMs: number) =>
+    submitJob(env.client, {
+      jobType: 'concept_explainer',
+      priority: 'high',
+      payload: { label, simulate: { durationMs } },
+    });
+  // Two renders hold both permits; a third job waits in admission's queue.
+  const holders = [await submit('holder 1', 3000), await submit('holder 2', 3000)];
+  const waiting = await submit('waiting', 100);
+  await eventually('both holders rendering and the third job waiting', async () => {
+    const rows = await Promise.all([...holders, waiting].map((job) => stack!.store.getJob(job.jobId)));
+    const statuses = rows.map((row) => row?.status).join(',');
+    if (statuses !== 'processing,processing,queued') throw new Error(`rows: ${statuses}`);
+    return true;
+  });
+
+  // What a run of older code hands over when it dropped batched requests: a queue without them
+  // (here: empty) and no `requestBatches` mark. Nothing else would ever tell it about the jobs.
+  const state: AdmissionCarried = {
+    queue: new AdmissionQueue().encode(),
+    config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: 2, maxManimRenders: 1 },
+    durations: NO_DURATIONS,
+    reconciledUntil: Date.now(),
+    granted: 0,
+  };
+  await env.client.workflow.start(WORKFLOW_TYPE.admission, {
+    ...admissionStartOptions(),
+    args: [{ version: 1, state }],
+    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+  });
+
+  for (const job of [...holders, waiting]) {
+    await eventually(
+      `${job.jobId} to complete`,
+      async () => (await stack!.store.getJob(job.jobId))?.status === 'completed',
+      60_000,
+      250,
+    );
+  }
 });

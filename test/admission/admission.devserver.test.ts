@@ -3,12 +3,19 @@
  * the renderers see them, queue positions that tell the truth, and permits that come back when
  * a job's workflow is terminated. What counts is what the renderer simulators saw.
  */
+import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { requestAdmission } from '../../src/activities/admission-client';
 import { changeJobPriority, submitJob } from '../../src/jobs/submit';
 import { ADMISSION_WORKFLOW_ID } from '../../src/shared/constants';
 import type { Priority, RenderQueue } from '../../src/shared/constants';
-import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
+import {
+  admissionConfigChangedSignal,
+  admissionSnapshotQuery,
+  permitReleaseSignal,
+} from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
+import type { PermitRequest } from '../../src/shared/admission-queue';
 import type { JobRow } from '../../src/shared/job-schema';
 import { devServerEnv, eventually } from '../../dev/temporal';
 import { setFleetCaps } from '../../dev/db';
@@ -183,6 +190,45 @@ test('within a priority, jobs start in the order their submissions were accepted
   // The rows say so too: accepted_at is the order a frontend can show.
   const rows = await Promise.all(jobs.map((j) => row(j.jobId)));
   for (const r of rows) expect(Date.parse(r!.acceptedAt!)).toBe(accepted.get(r!.id));
+});
+
+test('requests sent while another is in flight reach admission together: 30 requests in 3 signals, all queued in order', async () => {
+  holdAll();
+  await fill(CAPS.total);
+  const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
+  const { runId } = await admission.describe();
+  const eventsBefore = (await admission.fetchHistory()).events?.length ?? 0;
+  // Requests of jobs that have no workflow: given back below, before any could be granted.
+  const requests: PermitRequest[] = Array.from({ length: 30 }, (_, i) => ({
+    jobId: randomUUID(),
+    renderer: 'revideo',
+    priority: 'low',
+    attempt: 1,
+    acceptedAt: Date.now() + i,
+  }));
+  try {
+    await Promise.all(requests.map((request) => requestAdmission(env.client, request)));
+    // Signals that land during a workflow task enter the history when it completes.
+    const queue = await eventually('all 30 requests in the queue', async () => {
+      const q = AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
+      return requests.every((r) => q.waitingEntry(r.jobId)) ? q : undefined;
+    });
+    expect(requests.map((r) => queue.waitingEntry(r.jobId)?.acceptedAt)).toEqual(
+      requests.map((r) => r.acceptedAt),
+    );
+    const events =
+      (await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, runId).fetchHistory()).events ?? [];
+    const signals = events
+      .slice(eventsBefore)
+      .map((e) => e.workflowExecutionSignaledEventAttributes?.signalName)
+      .filter((name) => name === 'permitRequest' || name === 'permitRequests');
+    // Two go alone (two sends in flight at once); the 28 handed in meanwhile go in one signal.
+    expect(signals).toEqual(['permitRequest', 'permitRequest', 'permitRequests']);
+  } finally {
+    for (const { jobId } of requests) {
+      await admission.signal(permitReleaseSignal, { jobId, attempt: 1, outcome: 'withdrawn' });
+    }
+  }
 });
 
 test('queue_position 1 of each pool is the next job of that pool to start, and estimated starts follow the positions', async () => {

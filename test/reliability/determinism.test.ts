@@ -103,8 +103,8 @@ function extraTimer(guarded: boolean): Record<string, (source: string) => string
   return {
     'render-job.ts': (s) =>
       s.replace(
-        '    const entered = await enterQueue(',
-        `    ${timer}\n    const entered = await enterQueue(`,
+        '    const entered = await admissionCalls().enterQueue(',
+        `    ${timer}\n    const entered = await admissionCalls().enterQueue(`,
       ),
     'admission.ts': (s) =>
       s.replace('  if (recovering) void recover();', `  ${timer}\n  if (recovering) void recover();`),

@@ -24,6 +24,11 @@ test('there is a recorded history for each significant path', () => {
       'render-job-retried-then-completed',
       'render-job-success',
       'render-job-timed-out',
+      // Before the first step and the permit calls moved from local activities to the sync queue.
+      'render-job-success.before-admission-calls-as-activities',
+      'render-job-retried-then-completed.before-admission-calls-as-activities',
+      'render-job-cancelled-while-waiting.before-admission-calls-as-activities',
+      'render-job-timed-out.before-admission-calls-as-activities',
       // Before fleet-wide admission (the legacy branch of renderJob).
       'render-job-cancelled.before-fleet-admission',
       'render-job-retried-then-completed.before-fleet-admission',
@@ -32,6 +37,9 @@ test('there is a recorded history for each significant path', () => {
       'admission-grants-across-continue-as-new',
       'admission-terminated-holder-reclaimed',
       'admission-fresh-start-rebuilt',
+      // Before admission took batched requests.
+      'admission-grants-across-continue-as-new.before-admission-request-batches',
+      'admission-fresh-start-rebuilt.before-admission-request-batches',
       // Before admission had a task queue of its own.
       'admission-grants-across-continue-as-new.before-service-queue',
     ]),

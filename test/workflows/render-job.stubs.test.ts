@@ -127,7 +127,8 @@ async function withJob<T>(
       activities: s.render,
       maxHeartbeatThrottleInterval: '200ms',
     }),
-    Worker.create({ ...common, taskQueue: SYNC_TASK_QUEUE, activities: s.sync }),
+    // The job's first step and its permit calls run on the sync queue (workflows/admission-calls.ts).
+    Worker.create({ ...common, taskQueue: SYNC_TASK_QUEUE, activities: { ...s.sync, ...s.local } }),
   ]);
   const run = body(await start(taskQueue));
   return workers.reduce((inner, worker) => worker.runUntil(inner), run);
@@ -295,3 +296,27 @@ test('input the first step refuses fails the job at once as InvalidJobInput, wit
   expect(cause).toMatchObject({ type: INVALID_JOB_INPUT, message: 'invalid job: payload: required' });
   expect(s.calls.renders).toEqual([]);
 });
+
+test('the first step and the permit calls are activities on the sync queue, so no eviction under load can cut one short', async () => {
+  // As local activities they held the job's workflow task open; under a 10,000-job burst Core
+  // cancelled thousands of them mid-flight and the worker process aborted (admission-calls.ts).
+  const s = stubs({
+    renders: [unavailable, (input) => rendered(input).then((r) => ({ ...r, released: false }))],
+  });
+  const history = await withJob(s, async (handle) => {
+    await handle.result();
+    return handle.fetchHistory();
+  });
+  const scheduled = (history.events ?? []).flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    return a ? [`${a.activityType?.name}@${a.taskQueue?.name}`] : [];
+  });
+  const calls = ['enterQueue', 'releasePermit', 'requestPermit', 'releasePermit'];
+  expect(scheduled.filter((name) => !/^(render|syncJob)@/.test(name))).toEqual(
+    calls.map((name) => `${name}@${SYNC_TASK_QUEUE}`),
+  );
+  const localActivityMarkers = (history.events ?? []).filter(
+    (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+  );
+  expect(localActivityMarkers).toEqual([]);
+}, 30_000);

@@ -1,0 +1,38 @@
+/**
+ * How a job workflow reaches admission: its first step (enterQueue) and its permit requests,
+ * releases and priority changes.
+ *
+ * They are regular activities on the sync queue, not local activities. A local activity holds its
+ * workflow task open until it returns, and Core's cache, when full, evicts the least recently
+ * used run without checking for local activities in flight: a run waiting on one is exactly that
+ * run. Under a burst (10,000 jobs submitted at once, or every waiting job re-registering with a
+ * fresh admission run) thousands of local activities were cancelled that way, Core reported
+ * "only an eviction ... SDK bug" for each, and the worker process aborted. A regular activity
+ * leaves its workflow task complete, so an evicted run is only replayed when its result comes.
+ * The price is one task-queue hop and one more workflow task per call.
+ *
+ * Runs that recorded local activities before this patch replay through them; both sets are idempotent.
+ */
+import { patched, proxyActivities } from '@temporalio/workflow';
+import type { ActivityOptions } from '@temporalio/workflow';
+import { ADMISSION_CALLS_AS_ACTIVITIES_PATCH, SYNC_TASK_QUEUE } from '../shared/constants';
+import type { EnterQueueActivities } from '../activities/enter-queue';
+import type { PermitActivities } from '../activities/admission';
+import { idempotentLocalActivities } from './idempotent-local-activities';
+
+type AdmissionCalls = Pick<EnterQueueActivities, 'enterQueue'> &
+  Pick<PermitActivities, 'requestPermit' | 'releasePermit' | 'reprioritizePermit'>;
+
+const OPTIONS = {
+  startToCloseTimeout: '10s',
+  // Until Temporal answers: without the request the job never starts, and every call is idempotent.
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
+} satisfies ActivityOptions;
+
+const asActivities = proxyActivities<AdmissionCalls>({ ...OPTIONS, taskQueue: SYNC_TASK_QUEUE });
+const asLocalActivities = idempotentLocalActivities<AdmissionCalls>(OPTIONS);
+
+/** The calls to use at this point of the run (decided per call, so a replay takes the path the run took). */
+export function admissionCalls(): AdmissionCalls {
+  return patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH) ? asActivities : asLocalActivities;
+}
