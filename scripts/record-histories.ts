@@ -22,11 +22,16 @@ import {
 import { submitJob } from '../src/jobs/submit';
 import {
   ADMISSION_WORKFLOW_ID,
+  DEFAULT_QUEUE_CONFIG,
   LIMITS,
   SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPE,
 } from '../src/shared/constants';
-import { admissionConfigChangedSignal } from '../src/shared/admission-messages';
+import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../src/shared/admission-messages';
+import { admissionStartOptions } from '../src/activities/admission-client';
+import { NO_DURATIONS } from '../src/shared/admission-estimate';
+import { AdmissionQueue } from '../src/shared/admission-queue';
+import type { AdmissionCarried } from '../src/workflows/admission';
 import type { intakeJobs } from '../src/workflows/intake';
 import { PROJECT_ROOT } from '../dev/server/tool-paths';
 import { admissionIdle, startStack } from '../dev/stack';
@@ -104,7 +109,10 @@ async function recordIntake(): Promise<void> {
   }
 }
 
-/** The admission workflow's paths: grants and releases across a continue-as-new, a terminated holder reclaimed, a fresh start rebuilt. */
+/**
+ * The admission workflow's paths: grants and releases across a continue-as-new, a terminated
+ * holder reclaimed, a fresh start rebuilt, a run continued from older code asking jobs again.
+ */
 async function recordAdmission(): Promise<void> {
   const env = await devServerEnv();
   // A low history limit, so a handful of jobs takes admission across continue-as-new.
@@ -168,6 +176,38 @@ async function recordAdmission(): Promise<void> {
       [rendering, waiting, restarted].map((j) => env.client.workflow.getHandle(j.workflowId).result()),
     );
     await saveHistory(OUT, 'admission-fresh-start-rebuilt', admission);
+
+    // A run continued from older code (no `requestBatches` mark), which lost a waiting job's
+    // request: it asks every running job to register again, and the job renders.
+    stack.sims.manim.hold();
+    const holding = await submit('doubt');
+    await eventually('the Manim job to render', () =>
+      stack.sims.manim.stats().inFlightJobIds.includes(holding.jobId),
+    );
+    const lost = await submit('doubt');
+    await eventually('the second Manim job to wait', async () => {
+      const queue = AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
+      return queue.waitingEntry(lost.jobId) !== undefined;
+    });
+    const state: AdmissionCarried = {
+      queue: new AdmissionQueue().encode(),
+      config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: 2, maxManimRenders: 1 },
+      durations: NO_DURATIONS,
+      reconciledUntil: Date.now(),
+      granted: 0,
+    };
+    const older = await env.client.workflow.start(WORKFLOW_TYPE.admission, {
+      ...admissionStartOptions(),
+      args: [{ version: 1, state, options: { historyLimit: 120, housekeepingSeconds: 2 } }],
+      workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+    });
+    stack.sims.manim.release();
+    await Promise.all([holding, lost].map((j) => env.client.workflow.getHandle(j.workflowId).result()));
+    await saveHistory(
+      OUT,
+      'admission-continued-from-older-code',
+      env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, older.firstExecutionRunId),
+    );
   } finally {
     await stack.close();
     await env.teardown();

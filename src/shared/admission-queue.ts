@@ -81,7 +81,10 @@ export function requestProblem(req: PermitRequest): string | undefined {
   if (!Number.isInteger(req.attempt) || req.attempt < 1 || req.attempt >= 36 ** ATTEMPT) {
     return 'attempt: must be a whole number from 1';
   }
-  if (req.acceptedAt !== undefined && !(Number.isFinite(req.acceptedAt) && req.acceptedAt >= 0)) {
+  if (
+    req.acceptedAt !== undefined &&
+    !(Number.isInteger(req.acceptedAt) && req.acceptedAt >= 0 && req.acceptedAt < 36 ** TIME)
+  ) {
     return 'acceptedAt: must be epoch milliseconds';
   }
   return undefined;

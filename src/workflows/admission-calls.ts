@@ -13,8 +13,8 @@
  *
  * Runs that recorded local activities before this patch replay through them; both sets are idempotent.
  */
-import { patched, proxyActivities } from '@temporalio/workflow';
-import type { ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities } from '@temporalio/workflow';
+import type { LocalActivityOptions } from '@temporalio/workflow';
 import { ADMISSION_CALLS_AS_ACTIVITIES_PATCH, SYNC_TASK_QUEUE } from '../shared/constants';
 import type { EnterQueueActivities } from '../activities/enter-queue';
 import type { PermitActivities } from '../activities/admission';
@@ -23,14 +23,23 @@ import { idempotentLocalActivities } from './idempotent-local-activities';
 type AdmissionCalls = Pick<EnterQueueActivities, 'enterQueue'> &
   Pick<PermitActivities, 'requestPermit' | 'releasePermit' | 'reprioritizePermit'>;
 
-const OPTIONS = {
-  startToCloseTimeout: '10s',
-  // Until Temporal answers: without the request the job never starts, and every call is idempotent.
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-} satisfies ActivityOptions;
+// Until Temporal answers: without the request the job never starts, and every call is idempotent.
+const RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
 
-const asActivities = proxyActivities<AdmissionCalls>({ ...OPTIONS, taskQueue: SYNC_TASK_QUEUE });
-const asLocalActivities = idempotentLocalActivities<AdmissionCalls>(OPTIONS);
+const asActivities = proxyActivities<AdmissionCalls>({
+  taskQueue: SYNC_TASK_QUEUE,
+  // A request may wait for the batch ahead of it to go out, then for its own (each bounded by
+  // ADMISSION_REQUEST_TIMEOUT_MS): room for both, so a slow admission does not turn into retries.
+  startToCloseTimeout: '30s',
+  retry: RETRY,
+  // A cancelled job waits for a call in flight to land, so the release it sends next arrives
+  // after the request, never before it (and the request is never left behind in the queue).
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+});
+const asLocalActivities = idempotentLocalActivities<AdmissionCalls>({
+  startToCloseTimeout: '10s',
+  retry: RETRY,
+} satisfies LocalActivityOptions);
 
 /** The calls to use at this point of the run (decided per call, so a replay takes the path the run took). */
 export function admissionCalls(): AdmissionCalls {

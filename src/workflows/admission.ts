@@ -175,6 +175,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let publishedVersion = 0;
   let dirty = true;
   let recovering = carried === undefined;
+  /**
+   * Every request sent to admission reached a run that handled it: false after a run of older code
+   * (it dropped batched requests) until every running job has been asked to register again.
+   */
+  let everyRequestHeard = carried === undefined || carried.requestBatches === true;
   /** Permits re-registered by their holders since a fresh start. */
   let reRegistered = 0;
   let configChanged = false;
@@ -203,7 +208,19 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     changed();
   };
   setHandler(permitRequestSignal, onRequest);
-  setHandler(permitRequestsSignal, (requests) => requests.forEach(onRequest));
+  setHandler(permitRequestsSignal, (requests) => {
+    // A run of older code had no handler and dropped these: replayed, it still drops them (and
+    // hands over no `requestBatches` mark, so the next run asks every job to register again).
+    if (!patched(ADMISSION_REQUEST_BATCHES_PATCH)) {
+      everyRequestHeard = false;
+      return;
+    }
+    if (!Array.isArray(requests)) {
+      log.warn('admission ignored a malformed batch of permit requests', { type: typeof requests });
+      return;
+    }
+    requests.forEach(onRequest);
+  });
 
   setHandler(permitReleaseSignal, (release) => {
     const removed = queue.release(release.jobId, release.attempt);
@@ -381,8 +398,10 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   /** Jobs re-register what they wait for or hold; grants go on meanwhile (the holders are known). */
   async function reannounce(): Promise<void> {
     try {
-      const { signalled } = await announceAdmissionRestart();
-      log.info('asked running jobs to register again after a run of older code', { signalled });
+      const { signalled, visibility } = await announceAdmissionRestart();
+      log.info('asked running jobs to register again after a run of older code', { signalled, visibility });
+      // Without visibility not every job was found: the next run asks again.
+      everyRequestHeard = visibility;
     } catch (err) {
       log.warn('could not ask running jobs to register again', { error: errorMessage(err) });
     }
@@ -421,7 +440,9 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       reconciledUntil,
       granted: grantedTotal,
       lastAccepted,
-      ...(patched(ADMISSION_REQUEST_BATCHES_PATCH) ? { requestBatches: true as const } : {}),
+      ...(everyRequestHeard && patched(ADMISSION_REQUEST_BATCHES_PATCH)
+        ? { requestBatches: true as const }
+        : {}),
     },
     ...(input.options ? { options: input.options } : {}),
   });

@@ -6,11 +6,15 @@
  * is a signal-with-start, so admission is started if it is not running. Both are idempotent by
  * job id and attempt, which makes every retry here harmless.
  */
-import { CancellationScope, condition, setHandler } from '@temporalio/workflow';
+import { CancellationScope, condition, patched, setHandler } from '@temporalio/workflow';
+import { ADMISSION_CALLS_AS_ACTIVITIES_PATCH } from '../shared/constants';
 import { admissionCalls } from './admission-calls';
 import type { PermitRequest } from '../shared/admission-queue';
 import { admissionRestartedSignal, permitGrantedSignal } from '../shared/admission-messages';
 import type { PermitRelease } from '../shared/admission-messages';
+
+/** Runs where the first step was an activity: a local one held the task, and no change could come between. */
+const changedWhileAsking = (): boolean => patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH);
 
 export class Permit {
   /** The attempt a permit is being waited for (0: none). */
@@ -26,6 +30,8 @@ export class Permit {
   private acceptedAt: number | undefined;
   /** The attempt whose request already went out with the job's first step. */
   private askedFor = 0;
+  /** The priority that request carried. */
+  private askedWith: PermitRequest['priority'] | undefined;
 
   constructor(
     private job: Omit<PermitRequest, 'attempt' | 'holding' | 'acceptedAt'>,
@@ -54,6 +60,7 @@ export class Permit {
   /** The request for `attempt`, for the job's first step to send. */
   requestFor(attempt: number): PermitRequest {
     this.askedFor = attempt;
+    this.askedWith = this.job.priority;
     return this.request(attempt);
   }
 
@@ -85,6 +92,9 @@ export class Permit {
     try {
       if (this.granted < attempt && this.askedFor !== attempt)
         await admissionCalls().requestPermit(this.request(attempt));
+      else if (this.granted < attempt && this.askedWith !== this.job.priority && changedWhileAsking())
+        // The priority changed while the first step was asking (not waiting yet, so not sent then).
+        await admissionCalls().reprioritizePermit({ jobId: this.job.jobId, priority: this.job.priority });
       await condition(() => this.granted >= attempt);
     } catch (err) {
       this.wanted = 0;
@@ -93,6 +103,17 @@ export class Permit {
       throw err;
     }
     this.wanted = 0;
+  }
+
+  /**
+   * The job ends before it ever waited (cancelled during its first step): the request that step
+   * sent is withdrawn. Only where the step was an activity, which completes before this runs.
+   */
+  async withdrawUnwaited(): Promise<void> {
+    const attempt = this.askedFor;
+    if (attempt === 0 || attempt <= this.finished || !patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH)) return;
+    this.finished = attempt;
+    await this.giveBack(attempt, 'withdrawn');
   }
 
   /** Gives the permit of `attempt` back; runs even when the job is being cancelled. */

@@ -86,7 +86,10 @@ export async function renderJob(input: RenderJobInput): Promise<RenderJobResult>
       await waitToRetry(job, policy, attempt, outcome.error);
     }
   } catch (err) {
-    if (isCancellation(err)) await recordCancelled(job);
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => permit.withdrawUnwaited());
+      await recordCancelled(job);
+    }
     throw err;
   }
 }

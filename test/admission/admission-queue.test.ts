@@ -216,6 +216,7 @@ describe('encoding for continue-as-new', () => {
     expect(requestProblem({ ...good, attempt: 0 })).toMatch(/^attempt: /);
     expect(requestProblem({ ...good, attempt: 1.5 })).toMatch(/^attempt: /);
     expect(requestProblem({ ...good, acceptedAt: Number.NaN })).toMatch(/^acceptedAt: /);
+    expect(requestProblem({ ...good, acceptedAt: 36 ** 9 })).toMatch(/^acceptedAt: /);
     // What passes the door encodes.
     const q = new AdmissionQueue();
     q.request(good, T0);

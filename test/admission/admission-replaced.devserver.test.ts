@@ -8,6 +8,7 @@ import { Worker } from '@temporalio/worker';
 import { admissionStartOptions } from '../../src/activities/admission-client';
 import { submitJob } from '../../src/jobs/submit';
 import { NO_DURATIONS } from '../../src/shared/admission-estimate';
+import { admissionSnapshotQuery } from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
 import {
   ADMISSION_WORKFLOW_ID,
@@ -102,14 +103,20 @@ test('a run continued from code that knew no batched requests asks every job to 
       payload: { label, simulate: { durationMs } },
     });
   // Two renders hold both permits; a third job waits in admission's queue.
-  const holders = [await submit('holder 1', 3000), await submit('holder 2', 3000)];
+  const holders = [await submit('holder 1', 6000), await submit('holder 2', 6000)];
   const waiting = await submit('waiting', 100);
-  await eventually('both holders rendering and the third job waiting', async () => {
-    const rows = await Promise.all([...holders, waiting].map((job) => stack!.store.getJob(job.jobId)));
-    const statuses = rows.map((row) => row?.status).join(',');
-    if (statuses !== 'processing,processing,queued') throw new Error(`rows: ${statuses}`);
-    return true;
-  });
+  await eventually(
+    'both holders rendering and the third job in the queue of the run to be replaced',
+    async () => {
+      const rows = await Promise.all([...holders, waiting].map((job) => stack!.store.getJob(job.jobId)));
+      const statuses = rows.map((row) => row?.status).join(',');
+      if (statuses !== 'processing,processing,queued') throw new Error(`rows: ${statuses}`);
+      const snapshot = await env.client.workflow
+        .getHandle(ADMISSION_WORKFLOW_ID)
+        .query(admissionSnapshotQuery);
+      return AdmissionQueue.decode(snapshot.queue).waitingEntry(waiting.jobId) !== undefined;
+    },
+  );
 
   // What a run of older code hands over when it dropped batched requests: a queue without them
   // (here: empty) and no `requestBatches` mark. Nothing else would ever tell it about the jobs.

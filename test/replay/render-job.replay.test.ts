@@ -37,6 +37,7 @@ test('there is a recorded history for each significant path', () => {
       'admission-grants-across-continue-as-new',
       'admission-terminated-holder-reclaimed',
       'admission-fresh-start-rebuilt',
+      'admission-continued-from-older-code',
       // Before admission took batched requests.
       'admission-grants-across-continue-as-new.before-admission-request-batches',
       'admission-fresh-start-rebuilt.before-admission-request-batches',

@@ -15,12 +15,12 @@ import type { WorkflowBundleOption } from '@temporalio/worker';
 import type { EnterQueueInput, EnterQueueResult } from '../../src/activities/enter-queue';
 import type { RenderActivityInput, RenderResult, StopRenderInput } from '../../src/activities/render';
 import { permitGrantedSignal } from '../../src/shared/admission-messages';
-import type { PermitRelease } from '../../src/shared/admission-messages';
+import type { PermitRelease, Reprioritize } from '../../src/shared/admission-messages';
 import type { PermitRequest } from '../../src/shared/admission-queue';
 import { RENDER_TASK_QUEUE, SYNC_TASK_QUEUE, WORKFLOW_TYPE } from '../../src/shared/constants';
 import { INVALID_JOB_INPUT, RENDER_ERROR, RENDER_JOB_FAILED } from '../../src/shared/errors';
 import type { JobTransition, RenderJobInput, RenderPolicy } from '../../src/shared/job-schema';
-import { jobStateQuery } from '../../src/shared/messages';
+import { changePrioritySignal, jobStateQuery } from '../../src/shared/messages';
 import { workflowBundle } from '../../src/worker/create-workers';
 import type * as workflows from '../../src/workflows';
 import type { renderJob } from '../../src/workflows/render-job';
@@ -57,12 +57,15 @@ interface StubOptions {
   /** Admission grants each request at once (default), or only when the test says so. */
   grants?: 'at-once' | 'by-hand';
   invalid?: string;
+  /** How long the job's first step takes before its request lands (a burst on the sync queue). */
+  firstStepMs?: number;
 }
 
 /** Every activity renderJob calls, as stubs that record their calls. */
 function stubs(options: StubOptions) {
   const calls = {
     requests: [] as PermitRequest[],
+    reprioritized: [] as Reprioritize[],
     releases: [] as PermitRelease[],
     renders: [] as RenderActivityInput[],
     stops: [] as StopRenderInput[],
@@ -80,6 +83,7 @@ function stubs(options: StubOptions) {
   const local = {
     async enterQueue({ request }: EnterQueueInput): Promise<EnterQueueResult> {
       if (options.invalid) return { invalid: options.invalid };
+      if (options.firstStepMs) await new Promise((resolve) => setTimeout(resolve, options.firstStepMs));
       await asked(request);
       return { policy: options.policy ?? POLICY, recorded: true };
     },
@@ -87,7 +91,9 @@ function stubs(options: StubOptions) {
     async releasePermit(release: PermitRelease): Promise<void> {
       calls.releases.push(release);
     },
-    async reprioritizePermit(): Promise<void> {},
+    async reprioritizePermit(change: Reprioritize): Promise<void> {
+      calls.reprioritized.push(change);
+    },
   };
   const render = {
     async render(input: RenderActivityInput): Promise<RenderResult> {
@@ -319,4 +325,33 @@ test('the first step and the permit calls are activities on the sync queue, so n
     (e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity',
   );
   expect(localActivityMarkers).toEqual([]);
+}, 30_000);
+
+test('a priority change while the first step is still asking reaches admission once the request has landed', async () => {
+  const s = stubs({ renders: [rendered], grants: 'by-hand', firstStepMs: 1000 });
+  await withJob(s, async (handle) => {
+    // The first step is in flight: the job is not waiting yet.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(s.calls.requests).toEqual([]);
+    await handle.signal(changePrioritySignal, { priority: 'low' });
+    await eventually('the priority change to reach admission', () => s.calls.reprioritized.length > 0);
+    expect(s.calls.requests.map((r) => r.priority)).toEqual(['high']);
+    expect(s.calls.reprioritized).toEqual([{ jobId: s.calls.requests[0]!.jobId, priority: 'low' }]);
+    await handle.cancel();
+    await handle.result().catch(() => undefined);
+  });
+}, 30_000);
+
+test('a job cancelled during its first step withdraws the request that step sent, after it landed', async () => {
+  const s = stubs({ renders: [rendered], grants: 'by-hand', firstStepMs: 1000 });
+  const cause = await withJob(s, async (handle) => {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(s.calls.requests).toEqual([]);
+    await handle.cancel();
+    return failureOf(handle.result());
+  });
+  expect(cause).toBeInstanceOf(CancelledFailure);
+  expect(s.calls.requests.map((r) => r.attempt)).toEqual([1]);
+  expect(s.calls.releases).toEqual([expect.objectContaining({ attempt: 1, outcome: 'withdrawn' })]);
+  expect(s.calls.renders).toEqual([]);
 }, 30_000);
