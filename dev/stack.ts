@@ -15,7 +15,16 @@ import type { RendererAdapterOptions } from '../src/renderers/adapters';
 import type { Queryable } from '../src/store/migrate';
 import type { JobStore } from '../src/store/job-store';
 import type { PostgresJobStore } from '../src/store/postgres-store';
-import { ADMISSION_WORKFLOW_ID, RENDERERS, renderQueueFor } from '../src/shared/constants';
+import {
+  ADMISSION_WORKFLOW_ID,
+  DEFAULT_QUEUE_CONFIG,
+  RENDERERS,
+  WORKFLOW_TYPE,
+  renderQueueFor,
+} from '../src/shared/constants';
+import { admissionStartOptions } from '../src/activities/admission-client';
+import { NO_DURATIONS } from '../src/shared/admission-estimate';
+import type { AdmissionCarried, AdmissionOptions } from '../src/workflows/admission';
 import type { Renderer } from '../src/shared/constants';
 import { createWorkerSet } from '../src/worker/create-workers';
 import type { WorkerSet, WorkerSetOptions } from '../src/worker/create-workers';
@@ -344,4 +353,29 @@ export async function admissionIdle(client: Client, timeoutMs = 30_000): Promise
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Replaces the running admission run with one continued from older code that lost the jobs'
+ * requests (they came as batches it had no handler for): an empty queue and no `requestBatches`
+ * mark. Nothing but its own re-registration would tell it about the waiting jobs. Returns its run id.
+ */
+export async function replaceAdmissionWithOlderCodeRun(
+  client: Client,
+  caps: { total: number; manim: number },
+  options?: AdmissionOptions,
+): Promise<string> {
+  const state: AdmissionCarried = {
+    queue: new AdmissionQueue().encode(),
+    config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: caps.total, maxManimRenders: caps.manim },
+    durations: NO_DURATIONS,
+    reconciledUntil: Date.now(),
+    granted: 0,
+  };
+  const handle = await client.workflow.start(WORKFLOW_TYPE.admission, {
+    ...admissionStartOptions(),
+    args: [{ version: 1, state, ...(options ? { options } : {}) }],
+    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+  });
+  return handle.firstExecutionRunId;
 }

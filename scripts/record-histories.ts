@@ -22,19 +22,15 @@ import {
 import { submitJob } from '../src/jobs/submit';
 import {
   ADMISSION_WORKFLOW_ID,
-  DEFAULT_QUEUE_CONFIG,
   LIMITS,
   SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPE,
 } from '../src/shared/constants';
 import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../src/shared/admission-messages';
-import { admissionStartOptions } from '../src/activities/admission-client';
-import { NO_DURATIONS } from '../src/shared/admission-estimate';
 import { AdmissionQueue } from '../src/shared/admission-queue';
-import type { AdmissionCarried } from '../src/workflows/admission';
 import type { intakeJobs } from '../src/workflows/intake';
 import { PROJECT_ROOT } from '../dev/server/tool-paths';
-import { admissionIdle, startStack } from '../dev/stack';
+import { admissionIdle, replaceAdmissionWithOlderCodeRun, startStack } from '../dev/stack';
 import { TIME_SKIPPING_ADMISSION, devServerEnv, eventually, timeSkippingEnv } from '../dev/temporal';
 
 const OUT = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
@@ -189,24 +185,17 @@ async function recordAdmission(): Promise<void> {
       const queue = AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
       return queue.waitingEntry(lost.jobId) !== undefined;
     });
-    const state: AdmissionCarried = {
-      queue: new AdmissionQueue().encode(),
-      config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: 2, maxManimRenders: 1 },
-      durations: NO_DURATIONS,
-      reconciledUntil: Date.now(),
-      granted: 0,
-    };
-    const older = await env.client.workflow.start(WORKFLOW_TYPE.admission, {
-      ...admissionStartOptions(),
-      args: [{ version: 1, state, options: { historyLimit: 120, housekeepingSeconds: 2 } }],
-      workflowIdConflictPolicy: 'TERMINATE_EXISTING',
-    });
+    const olderRun = await replaceAdmissionWithOlderCodeRun(
+      env.client,
+      { total: 2, manim: 1 },
+      { historyLimit: 120, housekeepingSeconds: 2 },
+    );
     stack.sims.manim.release();
     await Promise.all([holding, lost].map((j) => env.client.workflow.getHandle(j.workflowId).result()));
     await saveHistory(
       OUT,
       'admission-continued-from-older-code',
-      env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, older.firstExecutionRunId),
+      env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, olderRun),
     );
   } finally {
     await stack.close();

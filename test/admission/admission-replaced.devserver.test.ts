@@ -7,18 +7,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { admissionStartOptions } from '../../src/activities/admission-client';
 import { submitJob } from '../../src/jobs/submit';
-import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import { admissionSnapshotQuery } from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
 import {
   ADMISSION_WORKFLOW_ID,
-  DEFAULT_QUEUE_CONFIG,
   SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPE,
 } from '../../src/shared/constants';
-import type { AdmissionCarried } from '../../src/workflows/admission';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { startStack } from '../../dev/stack';
+import { replaceAdmissionWithOlderCodeRun, startStack } from '../../dev/stack';
 import type { Stack } from '../../dev/stack';
 
 let env: TestWorkflowEnvironment;
@@ -118,20 +115,8 @@ test('a run continued from code that knew no batched requests asks every job to 
     },
   );
 
-  // What a run of older code hands over when it dropped batched requests: a queue without them
-  // (here: empty) and no `requestBatches` mark. Nothing else would ever tell it about the jobs.
-  const state: AdmissionCarried = {
-    queue: new AdmissionQueue().encode(),
-    config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: 2, maxManimRenders: 1 },
-    durations: NO_DURATIONS,
-    reconciledUntil: Date.now(),
-    granted: 0,
-  };
-  await env.client.workflow.start(WORKFLOW_TYPE.admission, {
-    ...admissionStartOptions(),
-    args: [{ version: 1, state }],
-    workflowIdConflictPolicy: 'TERMINATE_EXISTING',
-  });
+  // A run of older code that dropped the batched requests, continued as new: it knows no job.
+  await replaceAdmissionWithOlderCodeRun(env.client, { total: 2, manim: 1 });
 
   for (const job of [...holders, waiting]) {
     await eventually(
