@@ -41,7 +41,16 @@ const asLocalActivities = idempotentLocalActivities<AdmissionCalls>({
   retry: RETRY,
 } satisfies LocalActivityOptions);
 
-/** The calls to use at this point of the run (decided per call, so a replay takes the path the run took). */
+/**
+ * Whether this run reaches admission through activities at this point (decided per call, so a
+ * replay takes the path the run took). With local activities the first step held the workflow
+ * task, so nothing (a priority change, a cancellation) could come between it and the wait.
+ */
+export function callsAreActivities(): boolean {
+  return patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH);
+}
+
+/** The calls to use at this point of the run. */
 export function admissionCalls(): AdmissionCalls {
-  return patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH) ? asActivities : asLocalActivities;
+  return callsAreActivities() ? asActivities : asLocalActivities;
 }

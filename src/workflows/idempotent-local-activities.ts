@@ -1,7 +1,7 @@
 /**
- * Local activities whose every call is idempotent (admission's grant delivery; before admission-calls.ts, a job's first step and permit calls), so
- * a call that Core reports as cancelled when this workflow never cancelled it is run again instead
- * of failing the workflow.
+ * Local activities whose every call is idempotent (admission's grant delivery; before
+ * admission-calls.ts, a job's first step and its permit calls), so a call that Core reports as
+ * cancelled when this workflow never cancelled it is run again instead of failing the workflow.
  *
  * Why: under load, Core can evict a run while one of its local activities is in flight and then
  * record that local activity's result as "cancelled" (its logs say "Tried to complete untracked

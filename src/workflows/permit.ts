@@ -6,15 +6,11 @@
  * is a signal-with-start, so admission is started if it is not running. Both are idempotent by
  * job id and attempt, which makes every retry here harmless.
  */
-import { CancellationScope, condition, patched, setHandler } from '@temporalio/workflow';
-import { ADMISSION_CALLS_AS_ACTIVITIES_PATCH } from '../shared/constants';
-import { admissionCalls } from './admission-calls';
+import { CancellationScope, condition, setHandler } from '@temporalio/workflow';
+import { admissionCalls, callsAreActivities } from './admission-calls';
 import type { PermitRequest } from '../shared/admission-queue';
 import { admissionRestartedSignal, permitGrantedSignal } from '../shared/admission-messages';
 import type { PermitRelease } from '../shared/admission-messages';
-
-/** Runs where the first step was an activity: a local one held the task, and no change could come between. */
-const changedWhileAsking = (): boolean => patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH);
 
 export class Permit {
   /** The attempt a permit is being waited for (0: none). */
@@ -92,7 +88,7 @@ export class Permit {
     try {
       if (this.granted < attempt && this.askedFor !== attempt)
         await admissionCalls().requestPermit(this.request(attempt));
-      else if (this.granted < attempt && this.askedWith !== this.job.priority && changedWhileAsking())
+      else if (this.granted < attempt && this.askedWith !== this.job.priority && callsAreActivities())
         // The priority changed while the first step was asking (not waiting yet, so not sent then).
         await admissionCalls().reprioritizePermit({ jobId: this.job.jobId, priority: this.job.priority });
       await condition(() => this.granted >= attempt);
@@ -111,7 +107,7 @@ export class Permit {
    */
   async withdrawUnwaited(): Promise<void> {
     const attempt = this.askedFor;
-    if (attempt === 0 || attempt <= this.finished || !patched(ADMISSION_CALLS_AS_ACTIVITIES_PATCH)) return;
+    if (attempt === 0 || attempt <= this.finished || !callsAreActivities()) return;
     this.finished = attempt;
     await this.giveBack(attempt, 'withdrawn');
   }

@@ -87,7 +87,7 @@ export async function renderJob(input: RenderJobInput): Promise<RenderJobResult>
     }
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => permit.withdrawUnwaited());
+      await permit.withdrawUnwaited();
       await recordCancelled(job);
     }
     throw err;
