@@ -99,6 +99,11 @@ test('a run continued from code that knew no batched requests asks every job to 
       priority: 'high',
       payload: { label, simulate: { durationMs } },
     });
+  // The run the first test left may not have read job_queue_config yet (it starts on defaults).
+  await eventually('admission to apply the caps of 2', async () => {
+    const snapshot = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
+    return snapshot.caps.total === 2;
+  });
   // Two renders hold both permits; a third job waits in admission's queue.
   const holders = [await submit('holder 1', 6000), await submit('holder 2', 6000)];
   const waiting = await submit('waiting', 100);
