@@ -357,17 +357,26 @@ export async function admissionIdle(client: Client, timeoutMs = 30_000): Promise
 
 /**
  * Replaces the running admission run with one continued from older code that lost the jobs'
- * requests (they came as batches it had no handler for): an empty queue and no `requestBatches`
- * mark. Nothing but its own re-registration would tell it about the waiting jobs. Returns its run id.
+ * requests (they came as batches it had no handler for): the holders it granted, no waiting job,
+ * and no `requestBatches` mark. Nothing but its own re-registration would tell it about the
+ * waiting jobs. Returns its run id.
  */
 export async function replaceAdmissionWithOlderCodeRun(
   client: Client,
   caps: { total: number; manim: number },
   options?: AdmissionOptions,
 ): Promise<string> {
+  const running = await client.workflow.getHandle(ADMISSION_WORKFLOW_ID).query(admissionSnapshotQuery);
   const state: AdmissionCarried = {
-    queue: new AdmissionQueue().encode(),
-    config: { ...DEFAULT_QUEUE_CONFIG, maxConcurrentRenders: caps.total, maxManimRenders: caps.manim },
+    queue: { waiting: '', holders: running.queue.holders },
+    // No peak window, as setFleetCaps writes (in peak hours the caps would be half as large again).
+    config: {
+      ...DEFAULT_QUEUE_CONFIG,
+      maxConcurrentRenders: caps.total,
+      maxManimRenders: caps.manim,
+      peakHourStart: '00:00',
+      peakHourEnd: '00:00',
+    },
     durations: NO_DURATIONS,
     reconciledUntil: Date.now(),
     granted: 0,
