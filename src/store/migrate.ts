@@ -17,7 +17,7 @@ export interface Queryable {
 
 /**
  * supabase/migrations at the project root, found from the sources (src/store), the build output
- * (dist/src/store) and the CLI bundle (dist/cli.js).
+ * (dist/src/store) and the CLI bundle (dist/cli-main.js).
  */
 export const MIGRATIONS_DIR = findMigrationsDir();
 

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../../dev/temporal';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BUNDLE, runCli } from '../helpers/cli';
@@ -141,6 +141,36 @@ describe('the bundled CLI (dist/cli.js, the package bin)', () => {
     expect(submit).toMatchObject({ code: 0, stdout: `${jobId}\n` });
     await expect(env.client.workflow.getHandle(`render-job-${jobId}`).describe()).resolves.toBeTruthy();
     expect(CLI_BUNDLE).toMatch(/dist\/cli\.js$/);
+  });
+
+  test("each command's compiled code is cached and used; a damaged entry is replaced, never run", async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'rq-cli-cache-'));
+    const cacheEnv = { TEMPORAL_ADDRESS: address, RENDER_QUEUE_CLI_CACHE_DIR: cacheDir };
+    const entries = () => readdirSync(cacheDir).sort();
+    expect((await runCli(['--help'], cacheEnv, 30_000, { bundled: true })).code).toBe(0);
+    expect(entries()).toEqual([expect.stringMatching(/^help-\d+-\d+-v[\d.]+\.v8$/)]);
+    const submitArgs = (id: string) => [
+      'submit',
+      '--type',
+      'doubt',
+      '--id',
+      id,
+      '--payload',
+      '{"q":"cached"}',
+    ];
+    expect(await runCli(submitArgs(randomUUID()), cacheEnv, 30_000, { bundled: true })).toMatchObject({
+      code: 0,
+    });
+    expect(entries()).toEqual([expect.stringMatching(/^help-/), expect.stringMatching(/^submit-/)]);
+
+    // Garbage where V8's data should be: V8 rejects it, the command runs as usual and rewrites it.
+    const submitEntry = join(cacheDir, entries()[1]!);
+    writeFileSync(submitEntry, Buffer.alloc(4096, 7));
+    const jobId = randomUUID();
+    const again = await runCli(submitArgs(jobId), cacheEnv, 30_000, { bundled: true });
+    expect(again).toMatchObject({ code: 0, stdout: `${jobId}\n` });
+    expect(readFileSync(submitEntry).equals(Buffer.alloc(4096, 7))).toBe(false);
+    expect(entries()).toHaveLength(2);
   });
 
   test('bad input exits 2 naming the field, from the bundle too', async () => {
