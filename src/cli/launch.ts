@@ -41,6 +41,10 @@ function cacheDirectory(): string | undefined {
 function readCache(file: string | undefined): Buffer | undefined {
   if (!file) return undefined;
   try {
+    const entry = statSync(file);
+    // Only an entry this user wrote, that nobody else could have changed since, is run.
+    if (process.getuid && entry.uid !== process.getuid()) return undefined;
+    if ((entry.mode & 0o022) !== 0) return undefined;
     return readFileSync(file);
   } catch {
     return undefined;

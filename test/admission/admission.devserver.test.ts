@@ -137,11 +137,15 @@ test('Manim never exceeds its own cap, and a Manim job blocked by it does not bl
   watch.resetPeak();
   const manim = [await submit('doubt', 'high'), await submit('doubt', 'high'), await submit('doubt', 'high')];
   const general = await submit('concept_explainer', 'low');
-  await watch.until('two Manim and the general job to render', () =>
-    [manim[0]!, manim[1]!, general].every((j) => inFlightIds().includes(j.jobId)),
+  // With slots free, the first requests to reach admission are granted: which two Manim jobs
+  // render depends on that race (submitting does not wait for admission), how many does not.
+  const manimRendering = () => manim.filter((j) => inFlightIds().includes(j.jobId)).length;
+  await watch.until(
+    'two Manim jobs and the general job to render',
+    () => manimRendering() === CAPS.manim && inFlightIds().includes(general.jobId),
   );
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  expect(inFlightIds()).not.toContain(manim[2]!.jobId);
+  expect(manimRendering()).toBe(CAPS.manim);
   expect(watch.peak().manim).toBe(CAPS.manim);
 });
 

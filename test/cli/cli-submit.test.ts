@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../../dev/temporal';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BUNDLE, runCli } from '../helpers/cli';
@@ -143,7 +143,7 @@ describe('the bundled CLI (dist/cli.js, the package bin)', () => {
     expect(CLI_BUNDLE).toMatch(/dist\/cli\.js$/);
   });
 
-  test("each command's compiled code is cached and used; a damaged entry is replaced, never run", async () => {
+  test("each command's compiled code is cached; a damaged entry, or one others could write, is replaced", async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'rq-cli-cache-'));
     const cacheEnv = { TEMPORAL_ADDRESS: address, RENDER_QUEUE_CLI_CACHE_DIR: cacheDir };
     const entries = () => readdirSync(cacheDir).sort();
@@ -171,6 +171,13 @@ describe('the bundled CLI (dist/cli.js, the package bin)', () => {
     expect(again).toMatchObject({ code: 0, stdout: `${jobId}\n` });
     expect(readFileSync(submitEntry).equals(Buffer.alloc(4096, 7))).toBe(false);
     expect(entries()).toHaveLength(2);
+
+    // An entry others could have written is not read: it is replaced by one only its owner can.
+    chmodSync(submitEntry, 0o666);
+    expect(await runCli(submitArgs(randomUUID()), cacheEnv, 30_000, { bundled: true })).toMatchObject({
+      code: 0,
+    });
+    expect(statSync(submitEntry).mode & 0o777).toBe(0o600);
   });
 
   test('bad input exits 2 naming the field, from the bundle too', async () => {
