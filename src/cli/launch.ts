@@ -1,7 +1,7 @@
 /**
  * The `render-queue` bin (dist/cli.js): runs the CLI bundle (dist/cli-main.js) through V8's code
- * cache. Compiling the ~4 MB bundle and the functions a command calls is a third of a submit's
- * time; the first run of each command stores V8's compiled code, later runs of it skip that work.
+ * cache. Compiling the ~4 MB bundle and the functions a command calls is about a quarter of a
+ * submit's time; the first run of each command stores V8's compiled code, later runs skip that.
  * The cache is keyed by the bundle's size and mtime and by Node's version (V8 itself checks little
  * more than the source's length), and written only by its owner in a directory only it can use.
  * Anything wrong with the cache falls back to compiling as usual; it never changes what runs.

@@ -122,7 +122,8 @@ test('a run continued from code that knew no batched requests asks every job to 
   };
   await eventually('the third job in the queue of the run to be replaced', registered);
 
-  // A run of older code that dropped the batched requests, continued as new: it knows no job.
+  // A run of older code that dropped the batched requests, continued as new: it knows the holders
+  // it granted, not the job that waits.
   await replaceAdmissionWithOlderCodeRun(env.client, { total: 2, manim: 1 });
 
   // It asks every running job to register again: the holders hold again and the third job waits.
