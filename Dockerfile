@@ -20,8 +20,14 @@ RUN npm run build \
 FROM ${NODE_IMAGE} AS runtime
 # The V8 heap is capped so garbage is collected before it fills a small container: with the
 # workflow cache bounded (WORKER_LIMITS) the worker's live heap stays well under it at any backlog.
+# The young generation is kept small: V8 flags hold for every isolate, and the process has five
+# (the main one and one per workflow Worker), each with a nursery of its own. Two malloc arenas,
+# not glibc's 8 per core: the Rust core's and the workflow threads' allocations otherwise spread
+# over many arenas and fragment. Measured by `npm run bench -- --only=resources`
+# (docs/BENCHMARKS.md).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--enable-source-maps --max-old-space-size=160" \
+    NODE_OPTIONS="--enable-source-maps --max-old-space-size=160 --max-semi-space-size=2" \
+    MALLOC_ARENA_MAX=2 \
     WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js \
     PGLITE_DIR=/app/.data/pglite \
     METRICS_PORT=9464

@@ -47,6 +47,8 @@ export interface DriveResult {
   allCompletedAt: number;
   /** Every render the renderers started (fillers included), with when the system noticed and recorded its end. */
   renders: (RenderSpan & HandoffRender & { recordedAt?: number })[];
+  /** Where the system decides apart from starting (SystemRun.decisions): when each job was let start. */
+  decidedAt?: Map<string, number>;
 }
 
 export async function drive(
@@ -125,7 +127,9 @@ export async function drive(
       );
       const allCompletedAt = Date.now();
       const allJobs = [...(options.fillers ?? []), ...jobs];
+      const decidedAt = await system.decisions?.(allJobs.map((j) => j.id));
       return {
+        ...(decidedAt ? { decidedAt } : {}),
         t0,
         submitAt,
         acceptedAt,

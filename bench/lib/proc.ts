@@ -161,7 +161,7 @@ export function procUsage(pid: number): { peakRssMb: number; rssMb: number; cpuS
 
 /**
  * The environment this project's worker process runs with in the bench, as production runs it:
- * the image's Node options (its heap cap, read from the Dockerfile), a prebuilt workflow bundle,
+ * the image's Node options and malloc arenas (read from the Dockerfile), a prebuilt workflow bundle,
  * no intake schedule, no metrics port.
  */
 export function shippedWorkerEnv(options: {
@@ -170,8 +170,11 @@ export function shippedWorkerEnv(options: {
   urls: Record<Renderer, string>;
   bundlePath: string;
 }): Record<string, string> {
-  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'))?.[1];
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
   if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
+  const mallocArenaMax = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+  if (!mallocArenaMax) throw new Error('Dockerfile: no MALLOC_ARENA_MAX=<n> line to run the worker with');
   return {
     TEMPORAL_ADDRESS: options.address,
     TEMPORAL_NAMESPACE: 'default',
@@ -187,5 +190,6 @@ export function shippedWorkerEnv(options: {
     SUPABASE_SERVICE_ROLE_KEY: '',
     METRICS_PORT: '',
     NODE_OPTIONS: nodeOptions,
+    MALLOC_ARENA_MAX: mallocArenaMax,
   };
 }

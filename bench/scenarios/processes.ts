@@ -4,6 +4,7 @@
  * and resources (peak RSS and CPU seconds of the worker process per 1,000 jobs).
  */
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { forEachConcurrently } from '../../src/util/for-each-concurrently';
 import { bullmqProducer } from '../baselines/bullmq';
 import type { WorkerMainConfig } from '../baselines/worker-main';
@@ -52,15 +53,17 @@ async function harness(
   sims: Sims,
   db: BenchDb,
   crash: boolean,
+  memoryDefaults = false,
 ): Promise<Harness> {
   const urls = sims.urls;
   if (kind === 'temporal') {
-    const env = shippedWorkerEnv({
+    const shipped = shippedWorkerEnv({
       address: ctx.env.address,
       databaseUrl: db.url!,
       urls,
       bundlePath: ctx.bundlePath,
     });
+    const env = memoryDefaults ? withMemoryDefaults(shipped) : shipped;
     const worker = await compileEntry('src/worker.ts');
     return {
       spawn: () => startWorkerProcess(worker, [], env, 'worker running'),
@@ -272,18 +275,35 @@ interface ResourcesFigures {
 }
 
 /**
+ * The shipped worker's environment without the image's two memory settings: V8's own nursery size
+ * and glibc's own arena limit (8 per core), the baseline they are measured against.
+ */
+function withMemoryDefaults(env: Record<string, string>): Record<string, string> {
+  return {
+    ...env,
+    NODE_OPTIONS: (env.NODE_OPTIONS ?? '').replace(/\s*--max-semi-space-size=\S+/, ''),
+    MALLOC_ARENA_MAX: String(8 * availableParallelism()),
+  };
+}
+
+/**
  * One worker process, `count` jobs: every renderer holds its renders, the jobs are submitted
  * (10 submitters) until every one is in the read model, RSS is read with all of them in flight
  * (a few rendering, the rest waiting); then the renderers let go and the jobs drain. CPU counts
  * the submission and the drain; peak RSS is the process's high-water mark.
  */
-async function resourcesRun(ctx: BenchContext, kind: Kind, count: number): Promise<ResourcesFigures> {
+async function resourcesRun(
+  ctx: BenchContext,
+  kind: Kind,
+  count: number,
+  memoryDefaults = false,
+): Promise<ResourcesFigures> {
   const sims = await startSims();
   const db = await openBenchDb();
   let worker: WorkerProcess | undefined;
   let h: Harness | undefined;
   try {
-    h = await harness(ctx, kind, sims, db, false);
+    h = await harness(ctx, kind, sims, db, false, memoryDefaults);
     worker = h.spawn();
     await worker.ready;
     await sleep(1000);
@@ -354,11 +374,13 @@ export async function resourcesScenario(ctx: BenchContext): Promise<ScenarioRepo
     const temporal = await resourcesRun(ctx, 'temporal', count);
     ctx.log('resources', { system: 'temporal', jobs: max });
     const atMax = await resourcesRun(ctx, 'temporal', max);
+    ctx.log('resources', { system: 'temporal', jobs: count, memory: 'Node and glibc defaults' });
+    const defaults = await resourcesRun(ctx, 'temporal', count, true);
     const figures = { ...temporal, heldRssMbAtMax: atMax.heldRssMb };
     results['temporal-1s'] = {
       method: 'measured',
       figures,
-      note: `src/worker.ts compiled, with the image's NODE_OPTIONS and a prebuilt workflow bundle; at ${max} jobs held: RSS ${atMax.heldRssMb} MB, peak ${atMax.peakRssMb} MB, ${atMax.cpuSecondsPer1000} CPU s / 1,000, drain ${atMax.drainJobsPerSecond} jobs/s`,
+      note: `src/worker.ts compiled, with the image's NODE_OPTIONS and MALLOC_ARENA_MAX and a prebuilt workflow bundle; at ${max} jobs held: RSS ${atMax.heldRssMb} MB, peak ${atMax.peakRssMb} MB, ${atMax.cpuSecondsPer1000} CPU s / 1,000, drain ${atMax.drainJobsPerSecond} jobs/s; at ${count} jobs without the image's memory settings (V8's own nursery size, glibc's 8 malloc arenas per core): RSS ${defaults.heldRssMb} MB, peak ${defaults.peakRssMb} MB, ${defaults.cpuSecondsPer1000} CPU s / 1,000`,
     };
     results['temporal-100ms'] = {
       method: 'measured',

@@ -5,12 +5,17 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { startIntakeOnInsert } from '../../src/intake/intake-runner';
 import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
 import { insertQueuedJob } from './peers';
-import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../../src/shared/admission-messages';
+import {
+  admissionConfigChangedSignal,
+  admissionSnapshotQuery,
+  permitGrantedSignal,
+} from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
-import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE } from '../../src/shared/constants';
+import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
 import { queuedWithinMs, waitUntil } from '../lib/infra';
 import { startStackWorkers } from '../../dev/stack';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
@@ -134,6 +139,29 @@ export function temporalWorkerProcessSystem(
   };
 }
 
+const HISTORY_READ_CONCURRENCY = 20;
+
+/**
+ * When admission's first grant reached each job's workflow (the signal's event time): admission
+ * decided the start then, and the render began at its renderer a few workflow and activity
+ * tasks later. Jobs with no grant in their history are left out.
+ */
+async function grantTimes(
+  env: TestWorkflowEnvironment,
+  jobIds: readonly string[],
+): Promise<Map<string, number>> {
+  const granted = new Map<string, number>();
+  await forEachConcurrently([...jobIds], HISTORY_READ_CONCURRENCY, async (jobId) => {
+    const history = await env.client.workflow.getHandle(renderJobWorkflowId(jobId)).fetchHistory();
+    const grant = history.events?.find(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === permitGrantedSignal.name,
+    );
+    const at = optionalTsToMs(grant?.eventTime);
+    if (at !== undefined) granted.set(jobId, at);
+  });
+  return granted;
+}
+
 async function startAround(
   env: TestWorkflowEnvironment,
   ctx: StartContext,
@@ -194,6 +222,7 @@ async function startAround(
       );
     },
     ...(workers.assertAlive ? { assertAlive: workers.assertAlive } : {}),
+    decisions: (jobIds) => grantTimes(env, jobIds),
     stop: async () => {
       try {
         await intake?.stop();

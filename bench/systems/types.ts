@@ -38,6 +38,12 @@ export interface SystemRun {
   stop(): Promise<void>;
   /** Throws once the system can no longer finish jobs (a worker process it runs died): fail now, not at the timeout. */
   assertAlive?(): void;
+  /**
+   * When the system decided each job may start, epoch ms, where deciding and starting are apart
+   * (this project: its permit's grant reached the job's workflow). Systems that decide as they
+   * start have none.
+   */
+  decisions?(jobIds: readonly string[]): Promise<Map<string, number>>;
 }
 
 export interface SystemFactory {
