@@ -198,8 +198,9 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
         timeoutMs: 60_000 + jobs.length * 2_000,
       });
       const examples: OrderingExample[] = [];
+      const ordered = orderedJobs(runJobs, run);
       const counts = countOrdering(
-        orderedJobs(runJobs, run),
+        ordered,
         heldUntilKnown(run.renders),
         CAPS.manim,
         ROUND_TOLERANCE_MS,
@@ -207,12 +208,7 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
       );
       if (examples.length) ctx.log('ordering broken', { system: id, submitters, t0: run.t0, examples });
       const atGrant = run.decidedAt
-        ? countOrdering(
-            orderedJobs(runJobs, run),
-            decidedOrdering(run.renders, run.decidedAt),
-            CAPS.manim,
-            ROUND_TOLERANCE_MS,
-          )
+        ? countOrdering(ordered, decidedOrdering(run.renders, run.decidedAt), CAPS.manim, ROUND_TOLERANCE_MS)
         : undefined;
       return { runJobs, run, counts, atGrant };
     };
