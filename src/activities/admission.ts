@@ -56,7 +56,7 @@ export interface PermitActivityDeps {
   client: Client;
 }
 
-/** A job's permit calls (activities on the sync queue) and admission's grant delivery (a local activity): each one signal. */
+/** A job's permit calls (activities on the sync queue) and admission's grant delivery (on the service queue): each one signal. */
 export function createPermitActivities({ client }: PermitActivityDeps) {
   return {
     async requestPermit(request: PermitRequest): Promise<void> {
@@ -70,13 +70,17 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
     },
 
     /**
-     * Admission's grants, as one local activity of its workflow task: one signal per job, sent
-     * from here instead of as commands, so a grant costs admission's history one marker per batch
-     * instead of two events per job (and no workflow task of its own when it lands). A job whose
-     * workflow has closed is reported back: its permit is reclaimed.
+     * Admission's grants, one activity per dispatch pass: one signal per job, sent from here
+     * instead of as commands, so a batch costs admission's history three events instead of two
+     * per job. A job whose workflow has closed is reported back: its permit is reclaimed. (Runs
+     * from before the grants-as-activities patch call it as a local activity.)
      */
     async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
-      const signal = Context.current().cancellationSignal;
+      const context = Context.current();
+      const signal = context.cancellationSignal;
+      // A local activity has no heartbeat; a regular one heartbeats per grant, so a lost worker is
+      // noticed within the heartbeat timeout rather than the batch's whole timeout.
+      const heartbeat = context.info.isLocal ? () => undefined : () => context.heartbeat();
       const undelivered: GrantDelivery['undelivered'] = [];
       let next = 0;
       const worker = async () => {
@@ -92,6 +96,7 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
             if (!(err instanceof WorkflowNotFoundError)) throw err;
             undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
           }
+          heartbeat();
         }
       };
       await Promise.all(Array.from({ length: Math.min(GRANT_CONCURRENCY, grants.length) }, worker));

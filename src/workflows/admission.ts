@@ -8,10 +8,10 @@
  * Temporal behaviour this relies on:
  * - Requests and releases are signals: durable once accepted, and a batch of them is handled in
  *   one workflow task, followed by one dispatch pass.
- * - Grants are signals to the jobs' workflows, sent by a local activity per dispatch pass (one
- *   history marker per batch); when a job's workflow has closed, its signal fails and the permit
- *   is reclaimed at once. Holders that close without running code (terminate, run timeout) are
- *   found by a periodic reconciliation.
+ * - Grants are signals to the jobs' workflows, sent by one activity per dispatch pass on the
+ *   service queue's activity side; when a job's workflow has closed, its signal fails and the
+ *   permit is reclaimed at once. Holders that close without running code (terminate, run timeout)
+ *   are found by a periodic reconciliation.
  * - Continue-as-new carries the queue compactly in its input; grants in flight and running
  *   handlers finish first, so no request is lost across the boundary.
  * - Time here is workflow time: peak hours are evaluated deterministically from it.
@@ -31,6 +31,8 @@ import {
 import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
 import {
+  ADMISSION_GRANTS_AS_ACTIVITIES_PATCH,
+  ADMISSION_GRANT_TASK_QUEUE,
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
@@ -89,17 +91,39 @@ export interface AdmissionInput {
   options?: AdmissionOptions;
 }
 
+/** Until Temporal takes the signals: a job without its grant would wait, holding a permit. */
+const GRANT_RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
+
+/**
+ * Grant delivery is a regular activity, not a local one. A local activity's result reaches the
+ * workflow in an activation of its own when live, but on replay Core hands it over with whatever
+ * else the history holds at that point (signals, other results), in its own order. Admission runs
+ * several coroutines at once (dispatch, housekeeping, publisher), so a different wake-up order
+ * schedules their commands in a different order, and the run fails replay ("activity id of
+ * scheduled event ... does not match"): seen twice in the benchmark's 10,000-job admission run.
+ * A regular activity's result is an event in the history, delivered at the same point either way.
+ * It costs three history events per batch instead of one marker, fewer than the two per job of
+ * signalling from the workflow.
+ */
+const grantsAsActivity = proxyActivities<PermitActivities>({
+  taskQueue: ADMISSION_GRANT_TASK_QUEUE,
+  startToCloseTimeout: '60s',
+  // One heartbeat per signal: a worker lost mid-batch is noticed in seconds, and the batch is
+  // delivered again (a repeated grant is ignored by its job).
+  heartbeatTimeout: '10s',
+  retry: GRANT_RETRY,
+});
+/** For runs that recorded their grants as local activities before the patch. */
+const grantsAsLocalActivity = idempotentLocalActivities<PermitActivities>({
+  startToCloseTimeout: '30s',
+  retry: GRANT_RETRY,
+});
+
 /**
  * A regular activity, not a local one: a local activity keeps the workflow task open while it
  * runs, and an open task holds every request, release and query; a slow database read would
  * stall all grants. A few quick tries; the last good config stays in force meanwhile.
  */
-/** Until Temporal takes the signals: a job without its grant would wait, holding a permit. */
-const { deliverGrants } = idempotentLocalActivities<PermitActivities>({
-  startToCloseTimeout: '30s',
-  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
-});
-
 const { readAdmissionConfig } = proxyActivities<AdmissionActivities>({
   taskQueue: SYNC_TASK_QUEUE,
   startToCloseTimeout: '10s',
@@ -161,6 +185,10 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     publishMinIntervalMs: input.options?.publishMinIntervalMs ?? ADMISSION_LIMITS.publishMinIntervalMs,
     recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
   };
+  // Decided once, at the start of the run, so a replay takes the path the run took throughout.
+  const { deliverGrants } = patched(ADMISSION_GRANTS_AS_ACTIVITIES_PATCH)
+    ? grantsAsActivity
+    : grantsAsLocalActivity;
   const carried = input.state;
   const queue = AdmissionQueue.decode(carried?.queue);
   let config: CapsConfig = carried?.config ?? capsConfigOf(DEFAULT_QUEUE_CONFIG);
