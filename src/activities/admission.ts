@@ -41,11 +41,18 @@ import type { RenderJobInput } from '../shared/job-schema';
 import type { RenderProgress } from '../shared/messages';
 import { READ_MODEL_SEQ, generationOfSeq, generationSeqBase } from '../shared/read-model-seq';
 import { withTimeout } from '../util/with-timeout';
+import { withAbortableCalls } from '../util/call-abort';
+import type { AbortableCall } from '../util/call-abort';
+import { forEachConcurrently } from '../util/for-each-concurrently';
 import { errorMessage } from '../shared/error-message';
 
 const QUERY_TIMEOUT_MS = 10_000;
 /** Grants signalled at once by one delivery. */
 const GRANT_CONCURRENCY = 16;
+/** One grant's signal; past it the batch is retried (admission's activity options allow for it). */
+const GRANT_SIGNAL_TIMEOUT_MS = 10_000;
+/** Well inside the grant activity's heartbeat timeout (workflows/admission.ts). */
+const GRANT_HEARTBEAT_MS = 2_000;
 
 export interface GrantDelivery {
   /** Grants whose job workflow no longer runs. */
@@ -77,29 +84,32 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
      */
     async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
       const context = Context.current();
-      const signal = context.cancellationSignal;
-      // A local activity has no heartbeat; a regular one heartbeats per grant, so a lost worker is
-      // noticed within the heartbeat timeout rather than the batch's whole timeout.
-      const heartbeat = context.info.isLocal ? () => undefined : () => context.heartbeat();
+      // A regular activity heartbeats on a timer, so a lost worker is noticed within the heartbeat
+      // timeout while a slow signal is not mistaken for one (a local activity has no heartbeat).
+      const beat = context.info.isLocal
+        ? undefined
+        : setInterval(() => context.heartbeat(), GRANT_HEARTBEAT_MS);
       const undelivered: GrantDelivery['undelivered'] = [];
-      let next = 0;
-      const worker = async () => {
-        for (let i = next++; i < grants.length; i = next++) {
-          const { jobId, ...grant } = grants[i]!;
-          try {
-            await client.withAbortSignal(signal, () =>
-              client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
-            );
-          } catch (err) {
-            // Anything but "no such workflow" is Temporal being unreachable: retry the batch
-            // (a repeated grant is ignored by its job).
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-            undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
-          }
-          heartbeat();
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(GRANT_CONCURRENCY, grants.length) }, worker));
+      try {
+        await withAbortableCalls(client, context.cancellationSignal, (call) =>
+          forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
+            try {
+              await call(() =>
+                client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
+                  client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
+                ),
+              );
+            } catch (err) {
+              // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
+              // batch (a repeated grant is ignored by its job).
+              if (!(err instanceof WorkflowNotFoundError)) throw err;
+              undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
+            }
+          }),
+        );
+      } finally {
+        clearInterval(beat);
+      }
       return { undelivered };
     },
 
@@ -159,9 +169,15 @@ function messageOf(err: unknown): string {
 
 export function createAdmissionActivities({ client, store, renderers }: AdmissionActivityDeps) {
   const namespace = client.options.namespace;
-  /** Temporal calls made for an activity end with it (cancelled, or its worker shutting down). */
-  const bounded = <T>(fn: () => Promise<T>): Promise<T> =>
-    client.withAbortSignal(Context.current().cancellationSignal, fn);
+  /**
+   * Temporal calls made for an activity end with it (cancelled, or its worker shutting down).
+   * Calls repeated per job go through `call`, one abort signal each (util/call-abort.ts); the
+   * rest (a query, list pages) run under the activity's own signal.
+   */
+  const bounded = <T>(fn: (call: AbortableCall) => Promise<T>): Promise<T> => {
+    const signal = Context.current().cancellationSignal;
+    return client.withAbortSignal(signal, () => withAbortableCalls(client, signal, fn));
+  };
   const decode = (payload: unknown): unknown =>
     payload
       ? defaultPayloadConverter.fromPayload(
@@ -176,17 +192,21 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
   async function orphanRender(
     workflowId: string,
     runId: string,
+    call: AbortableCall,
   ): Promise<{ renderer: Renderer; renderId: string } | undefined> {
     let renderer: Renderer | undefined;
     let renderId: string | undefined;
     const renderActivities = new Set<string>();
     let nextPageToken: Uint8Array | undefined;
     do {
-      const page = await client.workflowService.getWorkflowExecutionHistory({
-        namespace,
-        execution: { workflowId, runId },
-        ...(nextPageToken ? { nextPageToken } : {}),
-      });
+      const pageToken = nextPageToken;
+      const page = await call(() =>
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace,
+          execution: { workflowId, runId },
+          ...(pageToken ? { nextPageToken: pageToken } : {}),
+        }),
+      );
       for (const event of page.history?.events ?? []) {
         const started = event.workflowExecutionStartedEventAttributes;
         if (started)
@@ -212,15 +232,22 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
   }
 
   /** The reason an abnormally closed run ended, as its close event says. */
-  async function closeReason(workflowId: string, runId: string, status: string): Promise<string> {
+  async function closeReason(
+    workflowId: string,
+    runId: string,
+    status: string,
+    call: AbortableCall,
+  ): Promise<string> {
     if (status !== 'TERMINATED') return 'the job workflow timed out (its run timeout passed)';
     try {
-      const { history } = await client.workflowService.getWorkflowExecutionHistory({
-        namespace,
-        execution: { workflowId, runId },
-        historyEventFilterType:
-          temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
-      });
+      const { history } = await call(() =>
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace,
+          execution: { workflowId, runId },
+          historyEventFilterType:
+            temporal.api.enums.v1.HistoryEventFilterType.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT,
+        }),
+      );
       const reason = history?.events?.[0]?.workflowExecutionTerminatedEventAttributes?.reason;
       return `the job workflow was terminated${reason ? `: ${reason}` : ''}`;
     } catch {
@@ -252,9 +279,12 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
   }
 
   /** The latest run of a job's workflow (a re-run or a reset makes a newer one); undefined if none. */
-  async function latestRun(workflowId: string): Promise<{ runId: string; running: boolean } | undefined> {
+  async function latestRun(
+    workflowId: string,
+    call: AbortableCall,
+  ): Promise<{ runId: string; running: boolean } | undefined> {
     try {
-      const description = await client.workflow.getHandle(workflowId).describe();
+      const description = await call(() => client.workflow.getHandle(workflowId).describe());
       return { runId: description.runId, running: description.status.name === 'RUNNING' };
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return undefined;
@@ -262,16 +292,18 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
     }
   }
 
-  async function reconcile(input: ReconcileInput): Promise<ReconcileResult> {
+  async function reconcile(input: ReconcileInput, call: AbortableCall): Promise<ReconcileResult> {
     const checkedAt = Date.now();
     const closed = new Set<string>();
     for (const jobId of input.holders) {
       const workflowId = renderJobWorkflowId(jobId);
-      const latest = await latestRun(workflowId);
+      const latest = await latestRun(workflowId, call);
       if (latest?.running) continue;
       closed.add(jobId);
       // Its render may still be going at the renderer, beyond the caps: stop it.
-      const orphan = latest ? await orphanRender(workflowId, latest.runId).catch(() => undefined) : undefined;
+      const orphan = latest
+        ? await orphanRender(workflowId, latest.runId, call).catch(() => undefined)
+        : undefined;
       if (orphan) {
         const acknowledged = await renderers[orphan.renderer].cancel(orphan.renderId);
         activityLog.warn('stopped the render of a job workflow that closed mid-render', {
@@ -287,12 +319,12 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
       const query = `${ABNORMAL_CLOSE} AND CloseTime >= '${since}'`;
       for await (const run of client.workflow.list({ query })) {
         const jobId = jobIdFromWorkflowId(run.workflowId);
-        if (!jobId || (await latestRun(run.workflowId))?.running) continue;
+        if (!jobId || (await latestRun(run.workflowId, call))?.running) continue;
         closed.add(jobId);
         await recordAbnormalEnd(
           jobId,
           run.workflowId,
-          await closeReason(run.workflowId, run.runId, run.status.name),
+          await closeReason(run.workflowId, run.runId, run.status.name, call),
         );
         Context.current().heartbeat();
       }
@@ -308,14 +340,16 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
    * Returns how many were asked, and how many of them were rendering (RenderStatus
    * `processing`): admission holds its grants until those have re-registered their permits.
    */
-  async function announce(): Promise<{ signalled: number; rendering: number; visibility: boolean }> {
+  async function announce(
+    call: AbortableCall,
+  ): Promise<{ signalled: number; rendering: number; visibility: boolean }> {
     let signalled = 0;
     let rendering = 0;
     try {
       const query = `WorkflowType = '${WORKFLOW_TYPE.renderJob}' AND ExecutionStatus = 'Running'`;
       for await (const run of client.workflow.list({ query })) {
         try {
-          await client.workflow.getHandle(run.workflowId).signal(admissionRestartedSignal);
+          await call(() => client.workflow.getHandle(run.workflowId).signal(admissionRestartedSignal));
         } catch (err) {
           if (err instanceof WorkflowNotFoundError) continue;
           throw err;
@@ -340,7 +374,7 @@ export function createAdmissionActivities({ client, store, renderers }: Admissio
     },
 
     reconcileAdmission(input: ReconcileInput): Promise<ReconcileResult> {
-      return bounded(() => reconcile(input));
+      return bounded((call) => reconcile(input, call));
     },
 
     /**

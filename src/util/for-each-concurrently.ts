@@ -1,6 +1,7 @@
 /**
  * Calls `fn` on every item, at most `lanes` calls at once, items taken in order as lanes free up.
- * Resolves when all are done; the first rejection rejects it (the other lanes finish their item).
+ * Resolves when all are done; the first rejection rejects it once the other lanes have finished
+ * the item they were on (none takes another).
  */
 export async function forEachConcurrently<T>(
   items: readonly T[],
@@ -9,7 +10,16 @@ export async function forEachConcurrently<T>(
 ): Promise<void> {
   let next = 0;
   const lane = async () => {
-    for (let i = next++; i < items.length; i = next++) await fn(items[i]!, i);
+    for (let i = next++; i < items.length; i = next++) {
+      try {
+        await fn(items[i]!, i);
+      } catch (err) {
+        next = items.length;
+        throw err;
+      }
+    }
   };
-  await Promise.all(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(lanes, items.length) }, lane));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
 }

@@ -102,13 +102,13 @@ const GRANT_RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumIn
  * schedules their commands in a different order, and the run fails replay ("activity id of
  * scheduled event ... does not match"): seen twice in the benchmark's 10,000-job admission run.
  * A regular activity's result is an event in the history, delivered at the same point either way.
- * It costs three history events per batch instead of one marker, fewer than the two per job of
- * signalling from the workflow.
+ * It costs three history events per batch (and a workflow task when nothing else wakes admission)
+ * instead of one marker, still fewer than the two per job of signalling from the workflow.
  */
 const grantsAsActivity = proxyActivities<PermitActivities>({
   taskQueue: ADMISSION_GRANT_TASK_QUEUE,
   startToCloseTimeout: '60s',
-  // One heartbeat per signal: a worker lost mid-batch is noticed in seconds, and the batch is
+  // Heartbeats every 2 s: a worker lost mid-batch is noticed in seconds, and the batch is
   // delivered again (a repeated grant is ignored by its job).
   heartbeatTimeout: '10s',
   retry: GRANT_RETRY,

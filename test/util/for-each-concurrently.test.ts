@@ -25,6 +25,21 @@ describe('forEachConcurrently', () => {
     ).rejects.toThrow('item 2 failed');
   });
 
+  it('after a failure, takes no further item and settles only when the items in hand have ended', async () => {
+    const started: number[] = [];
+    const ended: number[] = [];
+    await expect(
+      forEachConcurrently([1, 2, 3, 4, 5, 6], 2, async (item) => {
+        started.push(item);
+        if (item === 1) throw new Error('item 1 failed');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        ended.push(item);
+      }),
+    ).rejects.toThrow('item 1 failed');
+    expect(started).toEqual([1, 2]);
+    expect(ended).toEqual([2]);
+  });
+
   it('does nothing for no items', async () => {
     const fn = jest.fn(async () => undefined);
     await forEachConcurrently([], 4, fn);
