@@ -186,9 +186,8 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
   };
   // Decided once, at the start of the run, so a replay takes the path the run took throughout.
-  const { deliverGrants } = patched(ADMISSION_GRANTS_AS_ACTIVITIES_PATCH)
-    ? grantsAsActivity
-    : grantsAsLocalActivity;
+  const grantsAsActivities = patched(ADMISSION_GRANTS_AS_ACTIVITIES_PATCH);
+  const { deliverGrants } = grantsAsActivities ? grantsAsActivity : grantsAsLocalActivity;
   const carried = input.state;
   const queue = AdmissionQueue.decode(carried?.queue);
   let config: CapsConfig = carried?.config ?? capsConfigOf(DEFAULT_QUEUE_CONFIG);
@@ -213,6 +212,8 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let configChanged = false;
   let closing = false;
   let grantsInFlight = 0;
+  /** Grants decided and not yet handed to a delivery (grants as activities: one delivery at a time). */
+  const grantsToSend: HolderEntry[] = [];
 
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
@@ -232,7 +233,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     lastAccepted = Math.max(now(), lastAccepted + 1);
     const outcome = queue.request(request, lastAccepted);
     // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
-    if (outcome.kind === 'holding') void sendGrants([outcome.holder]);
+    if (outcome.kind === 'holding') sendGrants([outcome.holder]);
     changed();
   };
   setHandler(permitRequestSignal, onRequest);
@@ -297,8 +298,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   });
 
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
-  async function sendGrants(holders: HolderEntry[]): Promise<void> {
-    if (holders.length === 0) return;
+  async function deliver(holders: HolderEntry[]): Promise<void> {
     grantsInFlight += 1;
     try {
       const { undelivered } = await deliverGrants(
@@ -313,10 +313,30 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     }
   }
 
+  /**
+   * Grants go out in the order they were decided. A local activity held admission's workflow task
+   * until its signals were out, so no later pass could overtake it. Regular activities run side by
+   * side: a later pass's small batch overtook an earlier one's (priority inversions at the grant in
+   * the benchmark). So one delivery runs at a time, and grants decided meanwhile go out together
+   * in the next one. Runs from before the patch deliver each pass at once, as they did.
+   */
+  function sendGrants(holders: HolderEntry[]): void {
+    if (holders.length === 0) return;
+    if (grantsAsActivities) grantsToSend.push(...holders);
+    else void deliver(holders);
+  }
+
+  async function courier(): Promise<void> {
+    for (;;) {
+      await condition(() => grantsToSend.length > 0);
+      await deliver(grantsToSend.splice(0));
+    }
+  }
+
   function dispatch(): void {
     const granted = queue.dispatch(capsNow(), now());
     grantedTotal += granted.length;
-    void sendGrants(granted);
+    sendGrants(granted);
   }
 
   async function refreshConfig(): Promise<void> {
@@ -444,6 +464,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   else if (!carried?.requestBatches && patched(ADMISSION_REQUEST_BATCHES_PATCH)) void reannounce();
   void housekeeping();
   void publisher();
+  if (grantsAsActivities) void courier();
 
   for (;;) {
     await condition(() => dirty || continueAsNewDue());
@@ -454,7 +475,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
 
   // Nothing new is granted from here; grants already sent finish (a failed one is reclaimed).
   closing = true;
-  await condition(() => grantsInFlight === 0 && allHandlersFinished());
+  await condition(() => grantsInFlight === 0 && grantsToSend.length === 0 && allHandlersFinished());
   // Runs started on the high queue (before admission had its own) move over here.
   const next = patched(SERVICE_QUEUE_PATCH)
     ? makeContinueAsNewFunc<typeof renderAdmission>({ taskQueue: SERVICE_WORKFLOW_TASK_QUEUE })

@@ -286,7 +286,7 @@ test('queue_position 1 of each pool is the next job of that pool to start, and e
   }
 });
 
-test("grants go out as activities on admission's own queue, and its history replays after requests, releases and config changes interleave", async () => {
+test("grants go out as activities on admission's own queue, one delivery at a time, and its history replays after requests, releases and config changes interleave", async () => {
   const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
   const { runId } = await admission.describe();
   const eventsBefore = (await admission.fetchHistory()).events?.length ?? 0;
@@ -319,6 +319,23 @@ test("grants go out as activities on admission's own queue, and its history repl
   expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual(
     [],
   );
+  // One delivery at a time, so a later pass's grants never overtake an earlier one's.
+  const deliveries = new Set<string>();
+  let inFlight = 0;
+  let mostInFlight = 0;
+  for (const e of history.events ?? []) {
+    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverGrants') {
+      deliveries.add(String(e.eventId));
+      mostInFlight = Math.max(mostInFlight, (inFlight += 1));
+    }
+    const ended =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes ??
+      e.activityTaskCanceledEventAttributes;
+    if (ended && deliveries.has(String(ended.scheduledEventId))) inFlight -= 1;
+  }
+  expect(mostInFlight).toBe(1);
   await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, runId);
 });
 
