@@ -185,9 +185,14 @@ export const invalidSubmission: fc.Arbitrary<InvalidCase> = fc.oneof(
     .map((input) => ({ input, field: '(input)', kind: 'not an object' })),
 );
 
-/** Whether a `field: message; field: message` error names `field` (or the unknown key). */
+/**
+ * Whether a `field: message; field: message` error names `field` (or the unknown key). Matched in
+ * the whole message, not split at '; ': a generated key or path may itself hold '; '.
+ */
 export function namesField(message: string, field: string): boolean {
-  return message
-    .split('; ')
-    .some((segment) => segment.startsWith(`${field}: `) || segment.includes(`Unrecognized key: "${field}"`));
+  return (
+    message.startsWith(`${field}: `) ||
+    message.includes(`; ${field}: `) ||
+    message.includes(`Unrecognized key: "${field}"`)
+  );
 }
