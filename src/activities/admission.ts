@@ -49,10 +49,8 @@ import { errorMessage } from '../shared/error-message';
 const QUERY_TIMEOUT_MS = 10_000;
 /** Grants signalled at once by one delivery. */
 const GRANT_CONCURRENCY = 16;
-/** One grant's signal; past it the batch is retried (admission's activity options allow for it). */
+/** One grant's signal; past it the batch is retried (inside the local activity's 30 s, workflows/admission.ts). */
 const GRANT_SIGNAL_TIMEOUT_MS = 10_000;
-/** Well inside the grant activity's heartbeat timeout (workflows/admission.ts). */
-const GRANT_HEARTBEAT_MS = 2_000;
 
 export interface GrantDelivery {
   /** Grants whose job workflow no longer runs. */
@@ -63,7 +61,7 @@ export interface PermitActivityDeps {
   client: Client;
 }
 
-/** A job's permit calls (activities on the sync queue) and admission's grant delivery (on the service queue): each one signal. */
+/** A job's permit calls (activities on the sync queue) and admission's grant delivery (a local activity): each one signal. */
 export function createPermitActivities({ client }: PermitActivityDeps) {
   return {
     async requestPermit(request: PermitRequest): Promise<void> {
@@ -77,39 +75,29 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
     },
 
     /**
-     * Admission's grants, one activity per dispatch pass: one signal per job, sent from here
-     * instead of as commands, so a batch costs admission's history three events instead of two
-     * per job. A job whose workflow has closed is reported back: its permit is reclaimed. (Runs
-     * from before the grants-as-activities patch call it as a local activity.)
+     * Admission's grants, as one local activity of its workflow task: one signal per job, sent
+     * from here instead of as commands, so a grant costs admission's history one marker per batch
+     * instead of two events per job (and no workflow task of its own when it lands). A job whose
+     * workflow has closed is reported back: its permit is reclaimed.
      */
     async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
-      const context = Context.current();
-      // A regular activity heartbeats on a timer, so a lost worker is noticed within the heartbeat
-      // timeout while a slow signal is not mistaken for one (a local activity has no heartbeat).
-      const beat = context.info.isLocal
-        ? undefined
-        : setInterval(() => context.heartbeat(), GRANT_HEARTBEAT_MS);
       const undelivered: GrantDelivery['undelivered'] = [];
-      try {
-        await withAbortableCalls(client, context.cancellationSignal, (call) =>
-          forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
-            try {
-              await call(() =>
-                client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
-                  client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
-                ),
-              );
-            } catch (err) {
-              // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
-              // batch (a repeated grant is ignored by its job).
-              if (!(err instanceof WorkflowNotFoundError)) throw err;
-              undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
-            }
-          }),
-        );
-      } finally {
-        clearInterval(beat);
-      }
+      await withAbortableCalls(client, Context.current().cancellationSignal, (call) =>
+        forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
+          try {
+            await call(() =>
+              client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
+                client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
+              ),
+            );
+          } catch (err) {
+            // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
+            // batch (a repeated grant is ignored by its job).
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+            undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
+          }
+        }),
+      );
       return { undelivered };
     },
 

@@ -53,11 +53,6 @@ export const WORKFLOW_TASK_QUEUE: Record<Priority, string> = {
  */
 export const SERVICE_WORKFLOW_TASK_QUEUE = 'render-queue-service';
 /**
- * Where admission's grant deliveries run: the activity side of the service queue, polled by the
- * same Worker, so a grant never waits behind the sync queue's backlog of job requests and rows.
- */
-export const ADMISSION_GRANT_TASK_QUEUE = SERVICE_WORKFLOW_TASK_QUEUE;
-/**
  * Where admission and the intake sweep ran before they had a queue of their own. Runs started
  * there keep being served by the high queue's Worker until they continue as new onto the service
  * queue (a patched step in each workflow).
@@ -73,8 +68,6 @@ export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retrie
 export const ADMISSION_REQUEST_BATCHES_PATCH = 'admission-request-batches';
 /** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */
 export const ADMISSION_CALLS_AS_ACTIVITIES_PATCH = 'admission-calls-as-activities';
-/** The patch under which admission delivers its grants by a regular activity on its own queue (workflows/admission.ts). */
-export const ADMISSION_GRANTS_AS_ACTIVITIES_PATCH = 'admission-grants-as-activities';
 
 /** Render activity queues: Manim is expensive and has its own cap, so it gets its own queue. */
 export const RENDER_TASK_QUEUE = {

@@ -131,23 +131,21 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
     renderers: options.renderers,
   });
   if (roles.workflows) {
-    const workflowWorker = (taskQueue: string, maxCachedWorkflows: number, pollsActivities = false) =>
+    const workflowWorker = (taskQueue: string, maxCachedWorkflows: number) =>
       Worker.create({
         ...common,
         taskQueue,
         workflowBundle: bundle,
-        // Local activities, for runs that recorded them before they moved to regular activities:
-        // admission's grant deliveries, a job's first step and its permit calls (and the policy read
-        // of workflows started before fleet-wide admission). On the service queue, admission's grant
-        // deliveries also run here as regular activities.
+        // Local activities only: admission's grant deliveries, and for runs that recorded them before
+        // admission-calls.ts moved them to the sync queue, a job's first step and its permit calls
+        // (and the policy read of workflows started before fleet-wide admission).
         activities: {
           loadRenderPolicy: readModel.loadRenderPolicy,
           ...permits,
           ...enterQueueActivities,
         },
-        // Only the service Worker polls activities (admission's grants, ADMISSION_GRANT_TASK_QUEUE):
-        // render and sync activities have Workers of their own.
-        enableNonLocalActivities: pollsActivities,
+        // This Worker polls no activity queue: render and sync activities have Workers of their own.
+        enableNonLocalActivities: false,
         // Bounded, so memory is flat at any backlog (see WORKER_LIMITS).
         maxCachedWorkflows,
         // An admission run that cannot replay would hold every grant of the fleet while its task
@@ -163,14 +161,7 @@ export async function createWorkerSet(options: WorkerSetOptions): Promise<Worker
       workers.push(await workflowWorker(queue, WORKER_LIMITS.cachedWorkflowsPerQueue));
     }
     // Admission and the intake sweep, apart, so job workflows never push them out of the cache.
-    workers.push(
-      await workflowWorker(
-        SERVICE_WORKFLOW_TASK_QUEUE,
-        WORKER_LIMITS.cachedServiceWorkflows,
-        // Admission's grant deliveries (ADMISSION_GRANT_TASK_QUEUE is this queue's activity side).
-        true,
-      ),
-    );
+    workers.push(await workflowWorker(SERVICE_WORKFLOW_TASK_QUEUE, WORKER_LIMITS.cachedServiceWorkflows));
   }
   // Render workers run renders; the sync worker runs `stopRender`, a job's cleanup call, which must
   // never wait for a render slot (the render it stops may hold the last one).

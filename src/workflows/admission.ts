@@ -8,10 +8,10 @@
  * Temporal behaviour this relies on:
  * - Requests and releases are signals: durable once accepted, and a batch of them is handled in
  *   one workflow task, followed by one dispatch pass.
- * - Grants are signals to the jobs' workflows, sent by one activity per dispatch pass on the
- *   service queue's activity side; when a job's workflow has closed, its signal fails and the
- *   permit is reclaimed at once. Holders that close without running code (terminate, run timeout)
- *   are found by a periodic reconciliation.
+ * - Grants are signals to the jobs' workflows, sent by a local activity per dispatch pass (one
+ *   history marker per batch); when a job's workflow has closed, its signal fails and the permit
+ *   is reclaimed at once. Holders that close without running code (terminate, run timeout) are
+ *   found by a periodic reconciliation.
  * - Continue-as-new carries the queue compactly in its input; grants in flight and running
  *   handlers finish first, so no request is lost across the boundary.
  * - Time here is workflow time: peak hours are evaluated deterministically from it.
@@ -31,8 +31,6 @@ import {
 import { effectiveCaps } from '../capacity/peak-hours';
 import type { CapsConfig } from '../capacity/peak-hours';
 import {
-  ADMISSION_GRANTS_AS_ACTIVITIES_PATCH,
-  ADMISSION_GRANT_TASK_QUEUE,
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
@@ -91,32 +89,18 @@ export interface AdmissionInput {
   options?: AdmissionOptions;
 }
 
-/** Until Temporal takes the signals: a job without its grant would wait, holding a permit. */
-const GRANT_RETRY = { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' } as const;
-
 /**
- * Grant delivery is a regular activity, not a local one. A local activity's result reaches the
- * workflow in an activation of its own when live, but on replay Core hands it over with whatever
- * else the history holds at that point (signals, other results), in its own order. Admission runs
- * several coroutines at once (dispatch, housekeeping, publisher), so a different wake-up order
- * schedules their commands in a different order, and the run fails replay ("activity id of
- * scheduled event ... does not match"): seen twice in the benchmark's 10,000-job admission run.
- * A regular activity's result is an event in the history, delivered at the same point either way.
- * It costs three history events per batch (and a workflow task when nothing else wakes admission)
- * instead of one marker, still fewer than the two per job of signalling from the workflow.
+ * Grant delivery is a local activity, retried until Temporal takes the signals (a job without its
+ * grant would wait, holding a permit). It holds admission's workflow task open while its signals
+ * go out, so no later dispatch pass can overtake it: the order of grants is the order of signals.
+ * Known hazard (docs/ARCHITECTURE.md): on replay, Core may hand its result to the workflow in
+ * another activation than it ran in, so admission's concurrent loops can wake in another order;
+ * two of the benchmark's 10,000-job runs failed replay that way (the run is then replaced, and its
+ * queue rebuilt from the jobs). Regular activities instead cost grants' latency (measured there).
  */
-const grantsAsActivity = proxyActivities<PermitActivities>({
-  taskQueue: ADMISSION_GRANT_TASK_QUEUE,
-  startToCloseTimeout: '60s',
-  // Heartbeats every 2 s: a worker lost mid-batch is noticed in seconds, and the batch is
-  // delivered again (a repeated grant is ignored by its job).
-  heartbeatTimeout: '10s',
-  retry: GRANT_RETRY,
-});
-/** For runs that recorded their grants as local activities before the patch. */
-const grantsAsLocalActivity = idempotentLocalActivities<PermitActivities>({
+const { deliverGrants } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '30s',
-  retry: GRANT_RETRY,
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
 
 /**
@@ -185,9 +169,6 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     publishMinIntervalMs: input.options?.publishMinIntervalMs ?? ADMISSION_LIMITS.publishMinIntervalMs,
     recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
   };
-  // Decided once, at the start of the run, so a replay takes the path the run took throughout.
-  const grantsAsActivities = patched(ADMISSION_GRANTS_AS_ACTIVITIES_PATCH);
-  const { deliverGrants } = grantsAsActivities ? grantsAsActivity : grantsAsLocalActivity;
   const carried = input.state;
   const queue = AdmissionQueue.decode(carried?.queue);
   let config: CapsConfig = carried?.config ?? capsConfigOf(DEFAULT_QUEUE_CONFIG);
@@ -212,8 +193,6 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let configChanged = false;
   let closing = false;
   let grantsInFlight = 0;
-  /** Grants decided and not yet handed to a delivery (grants as activities: one delivery at a time). */
-  const grantsToSend: HolderEntry[] = [];
 
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
@@ -233,7 +212,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     lastAccepted = Math.max(now(), lastAccepted + 1);
     const outcome = queue.request(request, lastAccepted);
     // A repeated request of a holder (a lost grant, or a job re-registering): repeat the grant.
-    if (outcome.kind === 'holding') sendGrants([outcome.holder]);
+    if (outcome.kind === 'holding') void sendGrants([outcome.holder]);
     changed();
   };
   setHandler(permitRequestSignal, onRequest);
@@ -298,7 +277,8 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   });
 
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
-  async function deliver(holders: HolderEntry[]): Promise<void> {
+  async function sendGrants(holders: HolderEntry[]): Promise<void> {
+    if (holders.length === 0) return;
     grantsInFlight += 1;
     try {
       const { undelivered } = await deliverGrants(
@@ -313,30 +293,10 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     }
   }
 
-  /**
-   * Grants go out in the order they were decided. A local activity held admission's workflow task
-   * until its signals were out, so no later pass could overtake it. Regular activities run side by
-   * side: a later pass's small batch overtook an earlier one's (priority inversions at the grant in
-   * the benchmark). So one delivery runs at a time, and grants decided meanwhile go out together
-   * in the next one. Runs from before the patch deliver each pass at once, as they did.
-   */
-  function sendGrants(holders: HolderEntry[]): void {
-    if (holders.length === 0) return;
-    if (grantsAsActivities) grantsToSend.push(...holders);
-    else void deliver(holders);
-  }
-
-  async function courier(): Promise<void> {
-    for (;;) {
-      await condition(() => grantsToSend.length > 0);
-      await deliver(grantsToSend.splice(0));
-    }
-  }
-
   function dispatch(): void {
     const granted = queue.dispatch(capsNow(), now());
     grantedTotal += granted.length;
-    sendGrants(granted);
+    void sendGrants(granted);
   }
 
   async function refreshConfig(): Promise<void> {
@@ -464,7 +424,6 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   else if (!carried?.requestBatches && patched(ADMISSION_REQUEST_BATCHES_PATCH)) void reannounce();
   void housekeeping();
   void publisher();
-  if (grantsAsActivities) void courier();
 
   for (;;) {
     await condition(() => dirty || continueAsNewDue());
@@ -475,7 +434,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
 
   // Nothing new is granted from here; grants already sent finish (a failed one is reclaimed).
   closing = true;
-  await condition(() => grantsInFlight === 0 && grantsToSend.length === 0 && allHandlersFinished());
+  await condition(() => grantsInFlight === 0 && allHandlersFinished());
   // Runs started on the high queue (before admission had its own) move over here.
   const next = patched(SERVICE_QUEUE_PATCH)
     ? makeContinueAsNewFunc<typeof renderAdmission>({ taskQueue: SERVICE_WORKFLOW_TASK_QUEUE })

@@ -1,6 +1,6 @@
 /**
- * Local activities whose every call is idempotent (for runs recorded before their patches:
- * admission's grant delivery, a job's first step and its permit calls), so a call that Core reports as
+ * Local activities whose every call is idempotent (admission's grant delivery; before
+ * admission-calls.ts, a job's first step and its permit calls), so a call that Core reports as
  * cancelled when this workflow never cancelled it is run again instead of failing the workflow.
  *
  * Why: under load, Core can evict a run while one of its local activities is in flight and then

@@ -5,11 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Client } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { requestAdmission } from '../../src/activities/admission-client';
 import { changeJobPriority, submitJob } from '../../src/jobs/submit';
-import { ADMISSION_WORKFLOW_ID, SERVICE_WORKFLOW_TASK_QUEUE } from '../../src/shared/constants';
+import { ADMISSION_WORKFLOW_ID } from '../../src/shared/constants';
 import type { Priority, RenderQueue } from '../../src/shared/constants';
 import {
   admissionConfigChangedSignal,
@@ -284,59 +283,6 @@ test('queue_position 1 of each pool is the next job of that pool to start, and e
     // Whichever pool the next start came from, it was that pool's position 1.
     expect(heads.get(poolOf(next))).toBe(next);
   }
-});
-
-test("grants go out as activities on admission's own queue, one delivery at a time, and its history replays after requests, releases and config changes interleave", async () => {
-  const admission = env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID);
-  const { runId } = await admission.describe();
-  const eventsBefore = (await admission.fetchHistory()).events?.length ?? 0;
-  // Config changes arrive throughout, so housekeeping's reads share workflow tasks with dispatch
-  // passes and grant results: the interleaving a local activity's result replayed out of order in.
-  let changing = true;
-  const configChanges = (async () => {
-    while (changing) {
-      await admission.signal(admissionConfigChangedSignal);
-      await new Promise((resolve) => setTimeout(resolve, 40));
-    }
-  })();
-  const types: JobType[] = ['doubt', 'concept_explainer', 'solution_walkthrough'];
-  const jobs = await Promise.all(
-    Array.from({ length: 24 }, (_, i) => submit(types[i % 3]!, (['high', 'medium', 'low'] as const)[i % 3]!)),
-  );
-  await Promise.all(jobs.map((j) => env.client.workflow.getHandle(j.workflowId).result()));
-  changing = false;
-  await configChanges;
-  await admissionIdle(env.client);
-
-  const history = await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, runId).fetchHistory();
-  const events = (history.events ?? []).slice(eventsBefore);
-  const grantQueues = events
-    .map((e) => e.activityTaskScheduledEventAttributes)
-    .filter((a) => a?.activityType?.name === 'deliverGrants')
-    .map((a) => a?.taskQueue?.name);
-  expect(grantQueues.length).toBeGreaterThan(0);
-  expect(new Set(grantQueues)).toEqual(new Set([SERVICE_WORKFLOW_TASK_QUEUE]));
-  expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toEqual(
-    [],
-  );
-  // One delivery at a time, so a later pass's grants never overtake an earlier one's.
-  const deliveries = new Set<string>();
-  let inFlight = 0;
-  let mostInFlight = 0;
-  for (const e of history.events ?? []) {
-    if (e.activityTaskScheduledEventAttributes?.activityType?.name === 'deliverGrants') {
-      deliveries.add(String(e.eventId));
-      mostInFlight = Math.max(mostInFlight, (inFlight += 1));
-    }
-    const ended =
-      e.activityTaskCompletedEventAttributes ??
-      e.activityTaskFailedEventAttributes ??
-      e.activityTaskTimedOutEventAttributes ??
-      e.activityTaskCanceledEventAttributes;
-    if (ended && deliveries.has(String(ended.scheduledEventId))) inFlight -= 1;
-  }
-  expect(mostInFlight).toBe(1);
-  await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, runId);
 });
 
 test('a change to job_queue_config takes effect without a restart; lowering a cap stops nothing that runs', async () => {

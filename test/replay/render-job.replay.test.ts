@@ -43,11 +43,6 @@ test('there is a recorded history for each significant path', () => {
       'admission-fresh-start-rebuilt.before-admission-request-batches',
       // Before admission had a task queue of its own.
       'admission-grants-across-continue-as-new.before-service-queue',
-      // Before admission delivered its grants by a regular activity (a local one before).
-      'admission-grants-across-continue-as-new.before-admission-grants-as-activities',
-      'admission-terminated-holder-reclaimed.before-admission-grants-as-activities',
-      'admission-fresh-start-rebuilt.before-admission-grants-as-activities',
-      'admission-continued-from-older-code.before-admission-grants-as-activities',
     ]),
   );
 });
