@@ -95,8 +95,9 @@ export interface AdmissionInput {
  * go out, so no later dispatch pass can overtake it: the order of grants is the order of signals.
  * Known hazard (docs/ARCHITECTURE.md): on replay, Core may hand its result to the workflow in
  * another activation than it ran in, so admission's concurrent loops can wake in another order;
- * two of the benchmark's 10,000-job runs failed replay that way (the run is then replaced, and its
- * queue rebuilt from the jobs). Regular activities instead cost grants' latency (measured there).
+ * the benchmark's last two full runs each had admission runs that failed replay that way (such a
+ * run, once it must be replayed, is replaced and its queue rebuilt from the jobs). Regular
+ * activities instead cost the grants' order or latency (measured there).
  */
 const { deliverGrants } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '30s',
