@@ -2,23 +2,23 @@
 /** `render-queue` CLI entry point. */
 import type { Client } from '@temporalio/client';
 import { COMMANDS } from './cli/commands';
-import { USAGE } from './cli/usage';
+import { EXIT_BAD_INPUT, USAGE, helpExitCode } from './cli/usage';
 import type { JobStore } from './store/job-store';
 
 // Only the help text and the command table load up front: each command loads its own modules
 // (the Temporal client, zod, the database drivers) when it runs, so a submit starts quickly.
-const EXIT_BAD_INPUT = 2;
 
 export async function main(
   argv: string[],
   write: (text: string) => void = (s) => process.stdout.write(s),
 ): Promise<number> {
-  const [command, ...args] = argv;
-  const json = args.includes('--json');
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  const helpCode = helpExitCode(argv);
+  if (helpCode !== undefined) {
     write(`${USAGE}\n`);
-    return command ? 0 : EXIT_BAD_INPUT;
+    return helpCode;
   }
+  const [command = '', ...args] = argv;
+  const json = args.includes('--json');
   const load = COMMANDS[command];
   if (!load) {
     process.stderr.write(`render-queue: unknown command "${command}"\n\n${USAGE}\n`);

@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
+import { USAGE, helpExitCode } from './usage';
 
 const BUNDLE = path.join(__dirname, 'cli-main.js');
 
@@ -66,6 +67,13 @@ function writeCache(dir: string, file: string, data: Buffer, keep: string): void
 }
 
 function launch(): void {
+  // The help is a string: printed from here, it costs neither reading nor compiling the bundle.
+  const helpCode = helpExitCode(process.argv.slice(2));
+  if (helpCode !== undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exitCode = helpCode;
+    return;
+  }
   const source = readFileSync(BUNDLE, 'utf8');
   const bundle = statSync(BUNDLE);
   const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'help';

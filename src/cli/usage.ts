@@ -34,3 +34,16 @@ Environment: TEMPORAL_ADDRESS (127.0.0.1:7233), TEMPORAL_NAMESPACE (default); st
 watch read the database: DATABASE_URL, or SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY; admin uses
 ADMIN_TOKEN (the operator token) and TEMPORAL_UI_URL (http://localhost:8233) for links.
 Exit codes: 0 ok, 1 failure (including an unreachable server), 2 bad input (nothing was done).`;
+
+/** Exit code 2: bad input, nothing was done (see USAGE). */
+export const EXIT_BAD_INPUT = 2;
+
+/**
+ * The exit code when `argv` asks for the help itself (no command, `help`, `--help`, `-h`), else
+ * undefined. The bin's launcher answers these without reading the CLI bundle.
+ */
+export function helpExitCode(argv: readonly string[]): number | undefined {
+  const [command] = argv;
+  if (!command) return EXIT_BAD_INPUT;
+  return command === '--help' || command === '-h' || command === 'help' ? 0 : undefined;
+}

@@ -3,7 +3,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { devServerEnv } from '../../dev/temporal';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI_BUNDLE, runCli } from '../helpers/cli';
@@ -143,12 +151,35 @@ describe('the bundled CLI (dist/cli.js, the package bin)', () => {
     expect(CLI_BUNDLE).toMatch(/dist\/cli\.js$/);
   });
 
+  test('the help is answered by the launcher alone: no bundle is read for it', async () => {
+    const alone = mkdtempSync(join(tmpdir(), 'rq-cli-launcher-'));
+    const launcher = join(alone, 'cli.js');
+    copyFileSync(CLI_BUNDLE, launcher);
+    const run = (args: string[]) => {
+      try {
+        return { code: 0, stdout: execFileSync(process.execPath, [launcher, ...args], { encoding: 'utf8' }) };
+      } catch (err) {
+        const { status, stdout } = err as { status: number; stdout: string };
+        return { code: status, stdout };
+      }
+    };
+    for (const args of [['--help'], ['-h'], ['help']])
+      expect(run(args)).toMatchObject({ code: 0, stdout: expect.stringMatching(/submit --file/) });
+    // No command is bad input, as from the sources: the help, exit 2.
+    expect(run([])).toMatchObject({ code: 2, stdout: expect.stringMatching(/submit --file/) });
+    // Every command needs the bundle, which is not there.
+    expect(run(['status', randomUUID()]).code).not.toBe(0);
+  });
+
   test("each command's compiled code is cached; a damaged entry, or one others could write, is replaced", async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'rq-cli-cache-'));
     const cacheEnv = { TEMPORAL_ADDRESS: address, RENDER_QUEUE_CLI_CACHE_DIR: cacheDir };
     const entries = () => readdirSync(cacheDir).sort();
     expect((await runCli(['--help'], cacheEnv, 30_000, { bundled: true })).code).toBe(0);
-    expect(entries()).toEqual([expect.stringMatching(/^help-\d+-\d+-v[\d.]+\.v8$/)]);
+    // The help compiles nothing: the launcher prints it.
+    expect(entries()).toEqual([]);
+    expect((await runCli(['status', '--help'], cacheEnv, 30_000, { bundled: true })).code).toBe(0);
+    expect(entries()).toEqual([expect.stringMatching(/^status-\d+-\d+-v[\d.]+\.v8$/)]);
     const submitArgs = (id: string) => [
       'submit',
       '--type',
@@ -161,7 +192,7 @@ describe('the bundled CLI (dist/cli.js, the package bin)', () => {
     expect(await runCli(submitArgs(randomUUID()), cacheEnv, 30_000, { bundled: true })).toMatchObject({
       code: 0,
     });
-    expect(entries()).toEqual([expect.stringMatching(/^help-/), expect.stringMatching(/^submit-/)]);
+    expect(entries()).toEqual([expect.stringMatching(/^status-/), expect.stringMatching(/^submit-/)]);
 
     // Garbage where V8's data should be: V8 rejects it, the command runs as usual and rewrites it.
     const submitEntry = join(cacheDir, entries()[1]!);
