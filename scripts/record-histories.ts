@@ -107,7 +107,7 @@ async function recordIntake(): Promise<void> {
 
 /**
  * The admission workflow's paths: grants and releases across a continue-as-new, a terminated
- * holder reclaimed, a fresh start rebuilt, a run continued from older code asking jobs again.
+ * holder reclaimed, a grant to a closed job reclaimed, a fresh start rebuilt, a run continued from older code asking jobs again.
  */
 async function recordAdmission(): Promise<void> {
   const env = await devServerEnv();
@@ -153,6 +153,42 @@ async function recordAdmission(): Promise<void> {
       'admission-terminated-holder-reclaimed',
       env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, reconcileRun),
     );
+
+    // A waiting job terminated just before its grant: the grant finds no job, comes back to
+    // admission as a signal, and the permit goes to the next job. Reconciliation may forget the
+    // terminated job first (no grant then): tried until a run shows the path.
+    for (let tries = 1; ; tries += 1) {
+      stack.sims.revideo.hold();
+      const fillers = [await submit('concept_explainer'), await submit('concept_explainer')];
+      await eventually('both slots to render', () =>
+        fillers.every((f) => stack.sims.revideo.stats().inFlightJobIds.includes(f.jobId)),
+      );
+      const doomed = await submit('concept_explainer');
+      const next = await submit('concept_explainer');
+      await eventually('both to wait', async () => {
+        const queue = AdmissionQueue.decode((await admission.query(admissionSnapshotQuery)).queue);
+        return queue.waitingEntry(doomed.jobId) !== undefined && queue.waitingEntry(next.jobId) !== undefined;
+      });
+      const run = (await admission.describe()).runId;
+      await env.client.workflow.getHandle(doomed.workflowId).terminate('recorded: closed while waiting');
+      stack.sims.revideo.release();
+      await Promise.all([...fillers, next].map((j) => env.client.workflow.getHandle(j.workflowId).result()));
+      await admissionIdle(env.client);
+      const events =
+        (await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, run).fetchHistory()).events ?? [];
+      const reported = events.some(
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'grantsUndelivered',
+      );
+      if (reported) {
+        await saveHistory(
+          OUT,
+          'admission-undelivered-grant-reclaimed',
+          env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, run),
+        );
+        break;
+      }
+      if (tries >= 5) throw new Error('no grant went to the terminated job in 5 tries');
+    }
 
     // Admission terminated while a job renders and another waits: a fresh run rebuilds the queue.
     stack.sims.manim.hold();

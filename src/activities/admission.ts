@@ -20,11 +20,17 @@ import { estimateAdmissionQueue } from '../shared/admission-estimate';
 import {
   admissionRestartedSignal,
   admissionSnapshotQuery,
+  grantsUndeliveredSignal,
   permitGrantedSignal,
   permitReleaseSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
-import type { PermitGrant, PermitRelease, Reprioritize } from '../shared/admission-messages';
+import type {
+  PermitGrant,
+  PermitRelease,
+  Reprioritize,
+  UndeliveredGrant,
+} from '../shared/admission-messages';
 import {
   TERMINAL_STATUSES,
   WORKFLOW_TYPE,
@@ -54,11 +60,36 @@ const GRANT_SIGNAL_TIMEOUT_MS = 10_000;
 
 export interface GrantDelivery {
   /** Grants whose job workflow no longer runs. */
-  undelivered: Array<{ jobId: string; attempt: number; error: string }>;
+  undelivered: UndeliveredGrant[];
 }
 
 export interface PermitActivityDeps {
   client: Client;
+}
+
+/** Signals each grant to its job; returns the grants whose job workflow no longer runs. */
+async function signalGrants(
+  client: Client,
+  grants: Array<{ jobId: string } & PermitGrant>,
+): Promise<UndeliveredGrant[]> {
+  const undelivered: UndeliveredGrant[] = [];
+  await withAbortableCalls(client, Context.current().cancellationSignal, (call) =>
+    forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
+      try {
+        await call(() =>
+          client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
+            client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
+          ),
+        );
+      } catch (err) {
+        // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
+        // batch (a repeated grant is ignored by its job).
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
+      }
+    }),
+  );
+  return undelivered;
 }
 
 /** A job's permit calls (activities on the sync queue) and admission's grant delivery (a local activity): each one signal. */
@@ -78,27 +109,29 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
      * Admission's grants, as one local activity of its workflow task: one signal per job, sent
      * from here instead of as commands, so a grant costs admission's history one marker per batch
      * instead of two events per job (and no workflow task of its own when it lands). A job whose
-     * workflow has closed is reported back: its permit is reclaimed.
+     * workflow has closed is reported back in the result: its permit is reclaimed. Runs before
+     * the admission-undelivered-grants-signalled patch.
      */
     async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
-      const undelivered: GrantDelivery['undelivered'] = [];
-      await withAbortableCalls(client, Context.current().cancellationSignal, (call) =>
-        forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
-          try {
-            await call(() =>
-              client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
-                client.workflow.getHandle(renderJobWorkflowId(jobId)).signal(permitGrantedSignal, grant),
-              ),
-            );
-          } catch (err) {
-            // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
-            // batch (a repeated grant is ignored by its job).
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-            undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
-          }
-        }),
+      return { undelivered: await signalGrants(client, grants) };
+    },
+
+    /**
+     * The same delivery, reporting grants that found no running job by a signal to admission
+     * (`grantsUndelivered`) before it completes, and nothing in its result: admission then acts
+     * on an event of its history, never on when Core hands it a local activity's result, which
+     * may be another activation on replay than it was live (docs/ARCHITECTURE.md).
+     */
+    async deliverGrantsReportingUndelivered(grants: Array<{ jobId: string } & PermitGrant>): Promise<void> {
+      const undelivered = await signalGrants(client, grants);
+      if (undelivered.length === 0) return;
+      const workflowId = Context.current().info.workflowExecution?.workflowId ?? ADMISSION_WORKFLOW_ID;
+      // Failing here retries the whole batch: a repeated grant is ignored by its job.
+      await client.withAbortSignal(Context.current().cancellationSignal, () =>
+        client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
+          client.workflow.getHandle(workflowId).signal(grantsUndeliveredSignal, undelivered),
+        ),
       );
-      return { undelivered };
     },
 
     // Also a signal-with-start: if admission was terminated, the next release brings it back (and

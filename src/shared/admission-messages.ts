@@ -39,6 +39,19 @@ export const admissionConfigChangedSignal = defineSignal('admissionConfigChanged
 /** An operator moved a waiting job to another priority; it keeps its accepted time. */
 export const reprioritizeSignal = defineSignal<[Reprioritize]>('reprioritize');
 
+/** A grant that could not be delivered: the job's workflow no longer runs. */
+export interface UndeliveredGrant {
+  jobId: string;
+  attempt: number;
+  error: string;
+}
+/**
+ * Sent by admission's grant delivery to admission itself: these grants found no running job, and
+ * their permits are to be reclaimed. A signal, so admission handles it where history says it
+ * arrived, on replay too.
+ */
+export const grantsUndeliveredSignal = defineSignal<[UndeliveredGrant[]]>('grantsUndelivered');
+
 /** Sent by admission to a job workflow: its permit for `attempt` is granted. */
 export const permitGrantedSignal = defineSignal<[PermitGrant]>('permitGranted');
 /**

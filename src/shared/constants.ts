@@ -66,6 +66,11 @@ export const ADMISSION_SHORTER_RUNS_PATCH = 'admission-shorter-runs';
 export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retried';
 /** The patch under which admission takes batched requests and, continued from older code, asks jobs to register again. */
 export const ADMISSION_REQUEST_BATCHES_PATCH = 'admission-request-batches';
+/**
+ * The patch under which a grant admission could not deliver comes back to it as a signal from the
+ * delivery (`grantsUndelivered`), not in the local activity's result (workflows/admission.ts).
+ */
+export const ADMISSION_UNDELIVERED_SIGNALLED_PATCH = 'admission-undelivered-grants-signalled';
 /** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */
 export const ADMISSION_CALLS_AS_ACTIVITIES_PATCH = 'admission-calls-as-activities';
 

@@ -34,6 +34,7 @@ import {
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
+  ADMISSION_UNDELIVERED_SIGNALLED_PATCH,
   DEFAULT_QUEUE_CONFIG,
   SERVICE_QUEUE_PATCH,
   SERVICE_WORKFLOW_TASK_QUEUE,
@@ -46,13 +47,14 @@ import type { RenderDurations } from '../shared/admission-estimate';
 import {
   admissionConfigChangedSignal,
   admissionSnapshotQuery,
+  grantsUndeliveredSignal,
   jobAdmissionQuery,
   permitReleaseSignal,
   permitRequestSignal,
   permitRequestsSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
-import type { AdmissionCapsInForce, JobAdmission } from '../shared/admission-messages';
+import type { AdmissionCapsInForce, JobAdmission, UndeliveredGrant } from '../shared/admission-messages';
 import type { AdmissionActivities, PermitActivities } from '../activities/admission';
 import { errorMessage } from '../shared/error-message';
 import { INVALID_ADMISSION_INPUT } from '../shared/errors';
@@ -93,13 +95,13 @@ export interface AdmissionInput {
  * Grant delivery is a local activity, retried until Temporal takes the signals (a job without its
  * grant would wait, holding a permit). It holds admission's workflow task open while its signals
  * go out, so no later dispatch pass can overtake it: the order of grants is the order of signals.
- * Known hazard (docs/ARCHITECTURE.md): on replay, Core may hand its result to the workflow in
- * another activation than it ran in, so admission's concurrent loops can wake in another order;
- * the benchmark's last two full runs each had admission runs that failed replay that way (such a
- * run, once it must be replayed, is replaced and its queue rebuilt from the jobs). Regular
- * activities instead cost the grants' order or latency (measured there).
+ * Its result is never acted on (patch admission-undelivered-grants-signalled): on replay, Core
+ * may hand a local activity's result to the workflow in another activation than it ran in, and
+ * admission reacting to it there (a reclaimed permit, the next dispatch) would schedule its next
+ * commands in another order than history holds. Grants that found no job come back as a signal
+ * instead, an event replayed where it happened (docs/ARCHITECTURE.md).
  */
-const { deliverGrants } = idempotentLocalActivities<PermitActivities>({
+const { deliverGrants, deliverGrantsReportingUndelivered } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '30s',
   retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '10s' },
 });
@@ -195,6 +197,9 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let closing = false;
   let grantsInFlight = 0;
 
+  /** Undelivered grants come back as a signal, not in the delivery's result (see deliverGrants). */
+  const undeliveredSignalled = patched(ADMISSION_UNDELIVERED_SIGNALLED_PATCH);
+
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
     version += 1;
@@ -277,18 +282,30 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     };
   });
 
+  /** The permits of grants whose job workflow had closed are reclaimed. */
+  function reclaimUndelivered(undelivered: UndeliveredGrant[]): void {
+    for (const { jobId, attempt, error } of undelivered) {
+      log.warn('grant could not be delivered; permit reclaimed', { jobId, attempt, error });
+      if (queue.release(jobId, attempt)) changed();
+    }
+  }
+
+  setHandler(grantsUndeliveredSignal, (undelivered) => {
+    if (!Array.isArray(undelivered)) {
+      log.warn('admission ignored a malformed report of undelivered grants', { type: typeof undelivered });
+      return;
+    }
+    reclaimUndelivered(undelivered.filter((grant) => typeof grant?.jobId === 'string'));
+  });
+
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
   async function sendGrants(holders: HolderEntry[]): Promise<void> {
     if (holders.length === 0) return;
+    const grants = holders.map(({ jobId, attempt, acceptedAt }) => ({ jobId, attempt, acceptedAt }));
     grantsInFlight += 1;
     try {
-      const { undelivered } = await deliverGrants(
-        holders.map(({ jobId, attempt, acceptedAt }) => ({ jobId, attempt, acceptedAt })),
-      );
-      for (const { jobId, attempt, error } of undelivered) {
-        log.warn('grant could not be delivered; permit reclaimed', { jobId, attempt, error });
-        if (queue.release(jobId, attempt)) changed();
-      }
+      if (undeliveredSignalled) await deliverGrantsReportingUndelivered(grants);
+      else reclaimUndelivered((await deliverGrants(grants)).undelivered);
     } finally {
       grantsInFlight -= 1;
     }

@@ -1,0 +1,171 @@
+/**
+ * A grant that finds no running job comes back to admission as a signal from the delivery, and
+ * admission reclaims its permit there: an event of its history, handled on replay where it was
+ * handled live. The delivery's local activity result carries nothing admission acts on, because
+ * Core may hand a local activity's result over in another activation on replay than it did live.
+ *
+ * Two deliveries overlap here on purpose (a holder's repeated request is granted again while a
+ * dispatch pass grants a new job), the slower one finishing last, and each finds its job gone, so
+ * each reclaim leads to a dispatch of its own; in the second case the slow one also outlasts the
+ * workflow task's heartbeat (8 of 10 s), so Core completes admission's task while it runs.
+ * The deliveries are the real activity, signalling real workflow ids.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createPermitActivities } from '../../src/activities/admission';
+import { AdmissionQueue } from '../../src/shared/admission-queue';
+import type { PermitRequest } from '../../src/shared/admission-queue';
+import { admissionSnapshotQuery, permitRequestsSignal } from '../../src/shared/admission-messages';
+import type { PermitGrant } from '../../src/shared/admission-messages';
+import { DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE, renderJobWorkflowId } from '../../src/shared/constants';
+import { NO_DURATIONS } from '../../src/shared/admission-estimate';
+import type { renderAdmission } from '../../src/workflows/admission';
+import { workflowBundle } from '../../src/worker/create-workers';
+import { devServerEnv, eventually } from '../../dev/temporal';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await devServerEnv();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const CAPS = {
+  ...DEFAULT_QUEUE_CONFIG,
+  maxConcurrentRenders: 2,
+  maxManimRenders: 2,
+  peakWorkerMultiplier: 1,
+};
+
+const CASES = [
+  { name: 'in one workflow task', slowMs: 1500, newRequestsAfterMs: undefined },
+  { name: 'across workflow task heartbeats', slowMs: 9000, newRequestsAfterMs: 1000 },
+] as const;
+
+/** A job workflow that runs and takes signals: no worker polls its queue, so it never ends. */
+async function startJobStandIn(jobId: string): Promise<void> {
+  await env.client.workflow.start('renderJob', {
+    workflowId: renderJobWorkflowId(jobId),
+    taskQueue: `nobody-polls-${randomUUID()}`,
+  });
+}
+
+test.each(CASES)(
+  'grants that find no job are reclaimed from a signal, and the history replays ($name)',
+  async ({ slowMs, newRequestsAfterMs }) => {
+    const taskQueue = `grant-replay-${randomUUID()}`;
+    const workflowId = `admission-${randomUUID()}`;
+    const holder: string = randomUUID();
+    const goneFast: string = randomUUID();
+    const waiting1: string = randomUUID();
+    const waiting2: string = randomUUID();
+    const real = createPermitActivities({ client: env.client });
+    const deliveries: string[][] = [];
+    const deliverGrantsReportingUndelivered = async (grants: Array<{ jobId: string } & PermitGrant>) => {
+      deliveries.push(grants.map((g) => g.jobId));
+      // The holder's second delivery is the slow one; by then its job has gone.
+      if (deliveries.length > 1 && grants.some((g) => g.jobId === holder)) {
+        await sleep(slowMs);
+        await env.client.workflow.getHandle(renderJobWorkflowId(holder)).terminate('gone');
+      }
+      return real.deliverGrantsReportingUndelivered(grants);
+    };
+    const serviceActivities = {
+      readAdmissionConfig: async () => ({ ok: true, config: CAPS }),
+      reconcileAdmission: async () => ({ closed: [], checkedAt: Date.now() }),
+      announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
+      publishQueuePositions: async ({ delayMs }: { delayMs: number }) => {
+        await sleep(Math.min(delayMs, 200));
+        const { version } = await env.client.workflow.getHandle(workflowId).query(admissionSnapshotQuery);
+        return { version, written: 0, missing: 0 };
+      },
+    };
+    const bundle = await workflowBundle();
+    const admissionWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: bundle,
+      activities: { deliverGrantsReportingUndelivered },
+    });
+    const serviceWorker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: SYNC_TASK_QUEUE,
+      activities: serviceActivities,
+    });
+    await Promise.all([holder, waiting1, waiting2].map(startJobStandIn));
+    const request = (jobId: string): PermitRequest => ({
+      jobId,
+      renderer: 'revideo',
+      priority: 'medium',
+      attempt: 1,
+    });
+    await admissionWorker.runUntil(
+      serviceWorker.runUntil(async () => {
+        const handle = await env.client.workflow.start<typeof renderAdmission>('renderAdmission', {
+          workflowId,
+          taskQueue,
+          args: [
+            {
+              version: 1,
+              state: {
+                queue: new AdmissionQueue().encode(),
+                config: CAPS,
+                durations: NO_DURATIONS,
+                reconciledUntil: Date.now(),
+                granted: 0,
+                requestBatches: true,
+              },
+              options: { housekeepingSeconds: 60 },
+            },
+          ],
+        });
+        await handle.signal(permitRequestsSignal, [request(holder)]);
+        await eventually('the holder to be granted', () => deliveries.length === 1);
+        // The holder's repeated request (delivered again, slowly, to a job that has gone) and
+        // three new jobs: the first is granted at once and has no workflow, then the others
+        // take the two slots as they are reclaimed.
+        const newRequests = [request(goneFast), request(waiting1), request(waiting2)];
+        if (newRequestsAfterMs === undefined) {
+          await handle.signal(permitRequestsSignal, [request(holder), ...newRequests]);
+        } else {
+          await handle.signal(permitRequestsSignal, [request(holder)]);
+          await sleep(newRequestsAfterMs);
+          await handle.signal(permitRequestsSignal, newRequests);
+        }
+        const holders = await eventually('both waiting jobs to hold the permits', async () => {
+          const { queue } = await handle.query(admissionSnapshotQuery);
+          const ids = AdmissionQueue.decode(queue)
+            .holdersList()
+            .map((h) => h.jobId)
+            .sort();
+          return ids.length === 2 && ids.includes(waiting1) && ids.includes(waiting2) ? ids : undefined;
+        });
+        expect(holders).toEqual([waiting1, waiting2].sort());
+        // The deliveries overlapped: the repeated grant was still in flight when goneFast's went.
+        expect(deliveries.slice(0, 3)).toEqual([[holder], [holder], [goneFast]]);
+        await sleep(500);
+        const history = await handle.fetchHistory();
+        await handle.terminate('test over');
+        const reclaimSignals = (history.events ?? []).filter(
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'grantsUndelivered',
+        );
+        expect(reclaimSignals).toHaveLength(2);
+        await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+      }),
+    );
+    await Promise.all(
+      [waiting1, waiting2].map((id) =>
+        env.client.workflow
+          .getHandle(renderJobWorkflowId(id))
+          .terminate('test over')
+          .catch(() => undefined),
+      ),
+    );
+  },
+  90_000,
+);
