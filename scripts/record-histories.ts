@@ -26,7 +26,11 @@ import {
   SERVICE_WORKFLOW_TASK_QUEUE,
   WORKFLOW_TYPE,
 } from '../src/shared/constants';
-import { admissionConfigChangedSignal, admissionSnapshotQuery } from '../src/shared/admission-messages';
+import {
+  admissionConfigChangedSignal,
+  admissionSnapshotQuery,
+  grantsUndeliveredSignal,
+} from '../src/shared/admission-messages';
 import { AdmissionQueue } from '../src/shared/admission-queue';
 import type { intakeJobs } from '../src/workflows/intake';
 import { PROJECT_ROOT } from '../dev/server/tool-paths';
@@ -107,7 +111,8 @@ async function recordIntake(): Promise<void> {
 
 /**
  * The admission workflow's paths: grants and releases across a continue-as-new, a terminated
- * holder reclaimed, a grant to a closed job reclaimed, a fresh start rebuilt, a run continued from older code asking jobs again.
+ * holder reclaimed, a grant to a closed job reclaimed, a fresh start rebuilt, a run continued
+ * from older code asking jobs again.
  */
 async function recordAdmission(): Promise<void> {
   const env = await devServerEnv();
@@ -177,7 +182,7 @@ async function recordAdmission(): Promise<void> {
       const events =
         (await env.client.workflow.getHandle(ADMISSION_WORKFLOW_ID, run).fetchHistory()).events ?? [];
       const reported = events.some(
-        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'grantsUndelivered',
+        (e) => e.workflowExecutionSignaledEventAttributes?.signalName === grantsUndeliveredSignal.name,
       );
       if (reported) {
         await saveHistory(

@@ -110,7 +110,7 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
      * from here instead of as commands, so a grant costs admission's history one marker per batch
      * instead of two events per job (and no workflow task of its own when it lands). A job whose
      * workflow has closed is reported back in the result: its permit is reclaimed. Runs before
-     * the admission-undelivered-grants-signalled patch.
+     * the admission-replay-order patch.
      */
     async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
       return { undelivered: await signalGrants(client, grants) };
@@ -118,9 +118,8 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
 
     /**
      * The same delivery, reporting grants that found no running job by a signal to admission
-     * (`grantsUndelivered`) before it completes, and nothing in its result: admission then acts
-     * on an event of its history, never on when Core hands it a local activity's result, which
-     * may be another activation on replay than it was live (docs/ARCHITECTURE.md).
+     * (`grantsUndelivered`) before it completes, and nothing in its result (why: the comment on
+     * `deliverGrants` in workflows/admission.ts).
      */
     async deliverGrantsReportingUndelivered(grants: Array<{ jobId: string } & PermitGrant>): Promise<void> {
       const undelivered = await signalGrants(client, grants);

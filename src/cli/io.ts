@@ -2,8 +2,9 @@
 import { ZodError } from 'zod';
 import { redact } from '../observability/secrets';
 import { errorFirstLine } from '../shared/error-message';
+import { EXIT_BAD_INPUT } from './usage';
 
-export const EXIT = { ok: 0, failure: 1, badInput: 2 } as const;
+export const EXIT = { ok: 0, failure: 1, badInput: EXIT_BAD_INPUT } as const;
 
 export class UsageError extends Error {
   override name = 'UsageError';

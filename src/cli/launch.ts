@@ -76,7 +76,7 @@ function launch(): void {
   }
   const source = readFileSync(BUNDLE, 'utf8');
   const bundle = statSync(BUNDLE);
-  const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'help';
+  const command = /^[a-z][a-z-]{0,30}$/.test(process.argv[2] ?? '') ? process.argv[2] : 'other';
   const keep = `-${bundle.size}-${Math.floor(bundle.mtimeMs)}-${process.version}.v8`;
   // Older Node 20 releases cannot give a compiled script the usual dynamic import(); no cache
   // there (the one dynamic import in the bundle, the worker SDK, is never reached by a command).

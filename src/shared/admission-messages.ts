@@ -47,8 +47,7 @@ export interface UndeliveredGrant {
 }
 /**
  * Sent by admission's grant delivery to admission itself: these grants found no running job, and
- * their permits are to be reclaimed. A signal, so admission handles it where history says it
- * arrived, on replay too.
+ * their permits are to be reclaimed (why a signal: workflows/admission.ts, `deliverGrants`).
  */
 export const grantsUndeliveredSignal = defineSignal<[UndeliveredGrant[]]>('grantsUndelivered');
 

@@ -67,10 +67,11 @@ export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retrie
 /** The patch under which admission takes batched requests and, continued from older code, asks jobs to register again. */
 export const ADMISSION_REQUEST_BATCHES_PATCH = 'admission-request-batches';
 /**
- * The patch under which a grant admission could not deliver comes back to it as a signal from the
- * delivery (`grantsUndelivered`), not in the local activity's result (workflows/admission.ts).
+ * The patch under which admission's commands never depend on where a grant delivery's result lands
+ * on replay: an undelivered grant comes back as a signal, and continue-as-new waits for the other
+ * loops to end first (workflows/admission.ts).
  */
-export const ADMISSION_UNDELIVERED_SIGNALLED_PATCH = 'admission-undelivered-grants-signalled';
+export const ADMISSION_REPLAY_ORDER_PATCH = 'admission-replay-order';
 /** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */
 export const ADMISSION_CALLS_AS_ACTIVITIES_PATCH = 'admission-calls-as-activities';
 

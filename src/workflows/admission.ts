@@ -9,9 +9,9 @@
  * - Requests and releases are signals: durable once accepted, and a batch of them is handled in
  *   one workflow task, followed by one dispatch pass.
  * - Grants are signals to the jobs' workflows, sent by a local activity per dispatch pass (one
- *   history marker per batch); when a job's workflow has closed, its signal fails and the permit
- *   is reclaimed at once. Holders that close without running code (terminate, run timeout) are
- *   found by a periodic reconciliation.
+ *   history marker per batch); when a job's workflow has closed, its signal fails and the delivery
+ *   reports it back by a `grantsUndelivered` signal, on which the permit is reclaimed. Holders that
+ *   close without running code (terminate, run timeout) are found by a periodic reconciliation.
  * - Continue-as-new carries the queue compactly in its input; grants in flight and running
  *   handlers finish first, so no request is lost across the boundary.
  * - Time here is workflow time: peak hours are evaluated deterministically from it.
@@ -34,7 +34,7 @@ import {
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
-  ADMISSION_UNDELIVERED_SIGNALLED_PATCH,
+  ADMISSION_REPLAY_ORDER_PATCH,
   DEFAULT_QUEUE_CONFIG,
   SERVICE_QUEUE_PATCH,
   SERVICE_WORKFLOW_TASK_QUEUE,
@@ -95,11 +95,12 @@ export interface AdmissionInput {
  * Grant delivery is a local activity, retried until Temporal takes the signals (a job without its
  * grant would wait, holding a permit). It holds admission's workflow task open while its signals
  * go out, so no later dispatch pass can overtake it: the order of grants is the order of signals.
- * Its result is never acted on (patch admission-undelivered-grants-signalled): on replay, Core
+ * Its result is never acted on (patch admission-replay-order): on replay, Core
  * may hand a local activity's result to the workflow in another activation than it ran in, and
  * admission reacting to it there (a reclaimed permit, the next dispatch) would schedule its next
  * commands in another order than history holds. Grants that found no job come back as a signal
- * instead, an event replayed where it happened (docs/ARCHITECTURE.md).
+ * instead, an event replayed where it happened (docs/ARCHITECTURE.md, "The grant delivery and
+ * replay").
  */
 const { deliverGrants, deliverGrantsReportingUndelivered } = idempotentLocalActivities<PermitActivities>({
   startToCloseTimeout: '30s',
@@ -197,8 +198,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   let closing = false;
   let grantsInFlight = 0;
 
-  /** Undelivered grants come back as a signal, not in the delivery's result (see deliverGrants). */
-  const undeliveredSignalled = patched(ADMISSION_UNDELIVERED_SIGNALLED_PATCH);
+  /**
+   * Nothing admission does depends on where a delivery's result lands (see deliverGrants):
+   * undelivered grants come back as a signal, and continue-as-new waits for the other loops.
+   */
+  const replayOrdered = patched(ADMISSION_REPLAY_ORDER_PATCH);
 
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
@@ -295,7 +299,16 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       log.warn('admission ignored a malformed report of undelivered grants', { type: typeof undelivered });
       return;
     }
-    reclaimUndelivered(undelivered.filter((grant) => typeof grant?.jobId === 'string'));
+    const wellFormed = undelivered.filter(
+      (grant) =>
+        typeof grant?.jobId === 'string' && Number.isSafeInteger(grant.attempt) && grant.attempt >= 1,
+    );
+    if (wellFormed.length < undelivered.length) {
+      log.warn('admission ignored malformed undelivered grants', {
+        ignored: undelivered.length - wellFormed.length,
+      });
+    }
+    reclaimUndelivered(wellFormed);
   });
 
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
@@ -304,7 +317,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     const grants = holders.map(({ jobId, attempt, acceptedAt }) => ({ jobId, attempt, acceptedAt }));
     grantsInFlight += 1;
     try {
-      if (undeliveredSignalled) await deliverGrantsReportingUndelivered(grants);
+      if (replayOrdered) await deliverGrantsReportingUndelivered(grants);
       else reclaimUndelivered((await deliverGrants(grants)).undelivered);
     } finally {
       grantsInFlight -= 1;
@@ -436,12 +449,13 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   const continueAsNewDue = (): boolean =>
     workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= options.historyLimit;
 
-  if (recovering) void recover();
+  /** The loops beside dispatch: each ends once `closing` is set (or its activity returns). */
+  const loops: Array<Promise<void>> = [];
+  if (recovering) loops.push(recover());
   // A run of code without a handler for batched requests drops them when it continues as new (a
   // rolling deploy, with new workers sending batches): every job is asked to register again.
-  else if (!carried?.requestBatches && patched(ADMISSION_REQUEST_BATCHES_PATCH)) void reannounce();
-  void housekeeping();
-  void publisher();
+  else if (!carried?.requestBatches && patched(ADMISSION_REQUEST_BATCHES_PATCH)) loops.push(reannounce());
+  loops.push(housekeeping(), publisher());
 
   for (;;) {
     await condition(() => dirty || continueAsNewDue());
@@ -450,8 +464,14 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     if (!recovering) dispatch();
   }
 
-  // Nothing new is granted from here; grants already sent finish (a failed one is reclaimed).
+  // Nothing new is granted from here; grants already sent finish. A delivery sends its report of
+  // undelivered grants before it completes, and the server lets no run continue as new while a
+  // signal waits for it, so the reclaim is handled here before the queue is carried over.
   closing = true;
+  // The other loops end first (housekeeping cancels its timer): otherwise whether they or the
+  // continue-as-new's patch markers came first would depend on when the last delivery's result
+  // landed, which differs on replay (a full benchmark run failed replay exactly there).
+  if (replayOrdered) await Promise.all(loops);
   await condition(() => grantsInFlight === 0 && allHandlersFinished());
   // Runs started on the high queue (before admission had its own) move over here.
   const next = patched(SERVICE_QUEUE_PATCH)

@@ -107,7 +107,10 @@ function extraTimer(guarded: boolean): Record<string, (source: string) => string
         `    ${timer}\n    const entered = await admissionCalls().enterQueue(`,
       ),
     'admission.ts': (s) =>
-      s.replace('  if (recovering) void recover();', `  ${timer}\n  if (recovering) void recover();`),
+      s.replace(
+        '  if (recovering) loops.push(recover());',
+        `  ${timer}\n  if (recovering) loops.push(recover());`,
+      ),
     'intake.ts': (s) =>
       s.replace(
         'const batch = await intakeBatch(batchSize);',

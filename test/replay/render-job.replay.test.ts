@@ -40,10 +40,10 @@ test('there is a recorded history for each significant path', () => {
       'admission-continued-from-older-code',
       'admission-undelivered-grant-reclaimed',
       // Before undelivered grants came back as a signal (the delivery's result was acted on).
-      'admission-grants-across-continue-as-new.before-admission-undelivered-grants-signalled',
-      'admission-terminated-holder-reclaimed.before-admission-undelivered-grants-signalled',
-      'admission-fresh-start-rebuilt.before-admission-undelivered-grants-signalled',
-      'admission-continued-from-older-code.before-admission-undelivered-grants-signalled',
+      'admission-grants-across-continue-as-new.before-admission-replay-order',
+      'admission-terminated-holder-reclaimed.before-admission-replay-order',
+      'admission-fresh-start-rebuilt.before-admission-replay-order',
+      'admission-continued-from-older-code.before-admission-replay-order',
       // Before admission took batched requests.
       'admission-grants-across-continue-as-new.before-admission-request-batches',
       'admission-fresh-start-rebuilt.before-admission-request-batches',
