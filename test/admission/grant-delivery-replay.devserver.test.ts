@@ -23,7 +23,12 @@ import {
   permitRequestsSignal,
 } from '../../src/shared/admission-messages';
 import type { PermitGrant } from '../../src/shared/admission-messages';
-import { DEFAULT_QUEUE_CONFIG, SYNC_TASK_QUEUE, renderJobWorkflowId } from '../../src/shared/constants';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  SYNC_TASK_QUEUE,
+  WORKFLOW_TYPE,
+  renderJobWorkflowId,
+} from '../../src/shared/constants';
 import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
@@ -53,7 +58,7 @@ const CASES = [
 
 /** A job workflow that runs and takes signals: no worker polls its queue, so it never ends. */
 async function startJobStandIn(jobId: string): Promise<void> {
-  await env.client.workflow.start('renderJob', {
+  await env.client.workflow.start(WORKFLOW_TYPE.renderJob, {
     workflowId: renderJobWorkflowId(jobId),
     taskQueue: `nobody-polls-${randomUUID()}`,
   });
@@ -116,7 +121,7 @@ test.each(CASES)(
     });
     await admissionWorker.runUntil(
       serviceWorker.runUntil(async () => {
-        const handle = await env.client.workflow.start<typeof renderAdmission>('renderAdmission', {
+        const handle = await env.client.workflow.start<typeof renderAdmission>(WORKFLOW_TYPE.admission, {
           workflowId,
           taskQueue,
           args: [
