@@ -26,7 +26,7 @@ import {
   reprioritizeSignal,
 } from '../shared/admission-messages';
 import type {
-  PermitGrant,
+  GrantToDeliver,
   PermitRelease,
   Reprioritize,
   UndeliveredGrant,
@@ -68,13 +68,10 @@ export interface PermitActivityDeps {
 }
 
 /** Signals each grant to its job; returns the grants whose job workflow no longer runs. */
-async function signalGrants(
-  client: Client,
-  grants: Array<{ jobId: string } & PermitGrant>,
-): Promise<UndeliveredGrant[]> {
+async function signalGrants(client: Client, grants: GrantToDeliver[]): Promise<UndeliveredGrant[]> {
   const undelivered: UndeliveredGrant[] = [];
   await withAbortableCalls(client, Context.current().cancellationSignal, (call) =>
-    forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, ...grant }) => {
+    forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, grantedAt, ...grant }) => {
       try {
         await call(() =>
           client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
@@ -85,7 +82,12 @@ async function signalGrants(
         // Anything but "no such workflow" is Temporal being unreachable or slow: retry the
         // batch (a repeated grant is ignored by its job).
         if (!(err instanceof WorkflowNotFoundError)) throw err;
-        undelivered.push({ jobId, attempt: grant.attempt, error: messageOf(err) });
+        undelivered.push({
+          jobId,
+          attempt: grant.attempt,
+          ...(grantedAt !== undefined ? { grantedAt } : {}),
+          error: messageOf(err),
+        });
       }
     }),
   );
@@ -112,7 +114,7 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
      * workflow has closed is reported back in the result: its permit is reclaimed. Runs before
      * the admission-replay-order patch.
      */
-    async deliverGrants(grants: Array<{ jobId: string } & PermitGrant>): Promise<GrantDelivery> {
+    async deliverGrants(grants: GrantToDeliver[]): Promise<GrantDelivery> {
       return { undelivered: await signalGrants(client, grants) };
     },
 
@@ -121,7 +123,7 @@ export function createPermitActivities({ client }: PermitActivityDeps) {
      * (`grantsUndelivered`) before it completes, and nothing in its result (why: the comment on
      * `deliverGrants` in workflows/admission.ts).
      */
-    async deliverGrantsReportingUndelivered(grants: Array<{ jobId: string } & PermitGrant>): Promise<void> {
+    async deliverGrantsReportingUndelivered(grants: GrantToDeliver[]): Promise<void> {
       const undelivered = await signalGrants(client, grants);
       if (undelivered.length === 0) return;
       const workflowId = Context.current().info.workflowExecution?.workflowId ?? ADMISSION_WORKFLOW_ID;

@@ -34,6 +34,7 @@ import {
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
+  ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH,
   ADMISSION_REPLAY_ORDER_PATCH,
   DEFAULT_QUEUE_CONFIG,
   SERVICE_QUEUE_PATCH,
@@ -54,7 +55,12 @@ import {
   permitRequestsSignal,
   reprioritizeSignal,
 } from '../shared/admission-messages';
-import type { AdmissionCapsInForce, JobAdmission, UndeliveredGrant } from '../shared/admission-messages';
+import type {
+  AdmissionCapsInForce,
+  GrantToDeliver,
+  JobAdmission,
+  UndeliveredGrant,
+} from '../shared/admission-messages';
 import type { AdmissionActivities, PermitActivities } from '../activities/admission';
 import { errorMessage } from '../shared/error-message';
 import { INVALID_ADMISSION_INPUT } from '../shared/errors';
@@ -203,6 +209,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
    * undelivered grants come back as a signal, and continue-as-new waits for the other loops.
    */
   const replayOrdered = patched(ADMISSION_REPLAY_ORDER_PATCH);
+  /**
+   * A job found closed by reconciliation keeps a permit or place it was given after the round
+   * began: those are its new run's (a re-run asked while the round ran), not the closed run's.
+   */
+  const reconcileKeepsNewerRuns = patched(ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH);
 
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
@@ -286,9 +297,20 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     };
   });
 
-  /** The permits of grants whose job workflow had closed are reclaimed. */
+  /**
+   * The permits of grants whose job workflow had closed are reclaimed. A report that names its
+   * grant's stamp reclaims only that grant: if the holder was granted again since (its job's new
+   * run asked meanwhile), or holds or waits no more, the report is stale and changes nothing.
+   */
   function reclaimUndelivered(undelivered: UndeliveredGrant[]): void {
-    for (const { jobId, attempt, error } of undelivered) {
+    for (const { jobId, attempt, grantedAt, error } of undelivered) {
+      if (grantedAt !== undefined) {
+        const held = queue.holder(jobId);
+        if (held?.attempt !== attempt || held.grantedAt !== grantedAt) {
+          log.info('undelivered grant was superseded; nothing reclaimed', { jobId, attempt, error });
+          continue;
+        }
+      }
       log.warn('grant could not be delivered; permit reclaimed', { jobId, attempt, error });
       if (queue.release(jobId, attempt)) changed();
     }
@@ -301,7 +323,10 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
     }
     const wellFormed = undelivered.filter(
       (grant) =>
-        typeof grant?.jobId === 'string' && Number.isSafeInteger(grant.attempt) && grant.attempt >= 1,
+        typeof grant?.jobId === 'string' &&
+        Number.isSafeInteger(grant.attempt) &&
+        grant.attempt >= 1 &&
+        (grant.grantedAt === undefined || Number.isSafeInteger(grant.grantedAt)),
     );
     if (wellFormed.length < undelivered.length) {
       log.warn('admission ignored malformed undelivered grants', {
@@ -314,7 +339,12 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
   async function sendGrants(holders: HolderEntry[]): Promise<void> {
     if (holders.length === 0) return;
-    const grants = holders.map(({ jobId, attempt, acceptedAt }) => ({ jobId, attempt, acceptedAt }));
+    const grants: GrantToDeliver[] = holders.map(({ jobId, attempt, acceptedAt, grantedAt }) => ({
+      jobId,
+      attempt,
+      acceptedAt,
+      grantedAt,
+    }));
     grantsInFlight += 1;
     try {
       if (replayOrdered) await deliverGrantsReportingUndelivered(grants);
@@ -350,13 +380,16 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   }
 
   async function reconcile(): Promise<void> {
+    // Every stamp given so far is at most this; a request or a repeated grant handled while the
+    // activity runs gets a later one (see onRequest), so it is told apart from the run found closed.
+    const stampsUpTo = Math.max(now(), lastAccepted);
     try {
       const result = await reconcileAdmission({
         holders: queue.holdersList().map((holder) => holder.jobId),
         closedSince: reconciledUntil - RECONCILE_OVERLAP_MS,
       });
       for (const jobId of result.closed) {
-        const forgotten = queue.forget(jobId);
+        const forgotten = queue.forget(jobId, reconcileKeepsNewerRuns ? stampsUpTo : undefined);
         if (forgotten.held || forgotten.waited) {
           log.warn('job workflow closed without giving its place back; reclaimed', { jobId, ...forgotten });
           changed();

@@ -39,6 +39,12 @@ test('there is a recorded history for each significant path', () => {
       'admission-fresh-start-rebuilt',
       'admission-continued-from-older-code',
       'admission-undelivered-grant-reclaimed',
+      // Before reconciliation kept what a re-run of a job found closed was given meanwhile.
+      'admission-grants-across-continue-as-new.before-admission-reconcile-keeps-newer-runs',
+      'admission-terminated-holder-reclaimed.before-admission-reconcile-keeps-newer-runs',
+      'admission-fresh-start-rebuilt.before-admission-reconcile-keeps-newer-runs',
+      'admission-continued-from-older-code.before-admission-reconcile-keeps-newer-runs',
+      'admission-undelivered-grant-reclaimed.before-admission-reconcile-keeps-newer-runs',
       // Before undelivered grants came back as a signal (the delivery's result was acted on).
       'admission-grants-across-continue-as-new.before-admission-replay-order',
       'admission-terminated-holder-reclaimed.before-admission-replay-order',

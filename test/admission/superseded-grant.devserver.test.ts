@@ -1,0 +1,282 @@
+/**
+ * A job whose workflow closed (terminated from the Web UI) and was then re-run keeps the permit its
+ * new run was given, whatever arrives late about the old run:
+ *
+ * - a report that a grant found no job, sent after the re-run asked (and was granted again), is
+ *   stale: it names the old grant's stamp, and reclaiming on it would leave the re-run rendering
+ *   without a permit while the slot went to the next job (one render over the cap);
+ * - a reconciliation round that found the old run closed, while the re-run asked meanwhile, takes
+ *   back only what the old run had.
+ *
+ * Caps of one render, a second job waiting behind: the waiting job taking the slot is the failure.
+ * Deliveries are the real activity signalling real workflow ids, except where a test stages the
+ * order of a delivery's steps (it says so).
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { temporal } from '@temporalio/proto';
+import { createPermitActivities } from '../../src/activities/admission';
+import { AdmissionQueue } from '../../src/shared/admission-queue';
+import type { PermitRequest } from '../../src/shared/admission-queue';
+import {
+  admissionConfigChangedSignal,
+  admissionSnapshotQuery,
+  grantsUndeliveredSignal,
+  permitGrantedSignal,
+  permitRequestsSignal,
+} from '../../src/shared/admission-messages';
+import type { GrantToDeliver } from '../../src/shared/admission-messages';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  SYNC_TASK_QUEUE,
+  WORKFLOW_TYPE,
+  renderJobWorkflowId,
+} from '../../src/shared/constants';
+import { NO_DURATIONS } from '../../src/shared/admission-estimate';
+import type { renderAdmission } from '../../src/workflows/admission';
+import { workflowBundle } from '../../src/worker/create-workers';
+import { devServerEnv, eventually } from '../../dev/temporal';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await devServerEnv();
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const CAPS = {
+  ...DEFAULT_QUEUE_CONFIG,
+  maxConcurrentRenders: 1,
+  maxManimRenders: 1,
+  peakWorkerMultiplier: 1,
+};
+
+const request = (jobId: string): PermitRequest => ({
+  jobId,
+  renderer: 'revideo',
+  priority: 'medium',
+  attempt: 1,
+});
+
+/** A job workflow that runs and takes signals: no worker polls its queue, so it never ends. */
+async function startJobStandIn(jobId: string): Promise<void> {
+  await env.client.workflow.start(WORKFLOW_TYPE.renderJob, {
+    workflowId: renderJobWorkflowId(jobId),
+    taskQueue: `nobody-polls-${randomUUID()}`,
+  });
+}
+
+async function terminateQuietly(jobIds: string[]): Promise<void> {
+  await Promise.all(
+    jobIds.map((id) =>
+      env.client.workflow
+        .getHandle(renderJobWorkflowId(id))
+        .terminate('test over')
+        .catch(() => undefined),
+    ),
+  );
+}
+
+async function queueOf(handle: WorkflowHandle): Promise<{ holders: string[]; waiting: string[] }> {
+  const { queue } = await handle.query(admissionSnapshotQuery);
+  const decoded = AdmissionQueue.decode(queue);
+  return {
+    holders: decoded.holdersList().map((h) => h.jobId),
+    waiting: [...decoded.waitingInOrder()].map((e) => e.jobId),
+  };
+}
+
+/** Whether admission has handled `isEvent`'s event: a workflow task completed after it. */
+function handledAfter(
+  events: temporal.api.history.v1.IHistoryEvent[],
+  isEvent: (e: temporal.api.history.v1.IHistoryEvent) => boolean,
+): boolean {
+  const at = events.findIndex(isEvent);
+  return at >= 0 && events.slice(at + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+}
+
+interface Harness {
+  handle: WorkflowHandle<typeof renderAdmission>;
+  workflowId: string;
+}
+
+async function withAdmission(
+  activities: {
+    deliverGrantsReportingUndelivered: (grants: GrantToDeliver[]) => Promise<void>;
+    reconcileAdmission?: () => Promise<{ closed: string[]; checkedAt: number; visibility: boolean }>;
+  },
+  body: (harness: Harness) => Promise<void>,
+): Promise<void> {
+  const taskQueue = `superseded-grant-${randomUUID()}`;
+  const workflowId = `admission-${randomUUID()}`;
+  const serviceActivities = {
+    readAdmissionConfig: async () => ({ ok: true, config: CAPS }),
+    reconcileAdmission:
+      activities.reconcileAdmission ??
+      (async () => ({ closed: [], checkedAt: Date.now(), visibility: true })),
+    announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
+    publishQueuePositions: async () => ({ version: 0, written: 0, missing: 0 }),
+  };
+  const bundle = await workflowBundle();
+  const admissionWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: { deliverGrantsReportingUndelivered: activities.deliverGrantsReportingUndelivered },
+  });
+  const serviceWorker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: SYNC_TASK_QUEUE,
+    activities: serviceActivities,
+  });
+  await admissionWorker.runUntil(
+    serviceWorker.runUntil(async () => {
+      const handle = await env.client.workflow.start<typeof renderAdmission>(WORKFLOW_TYPE.admission, {
+        workflowId,
+        taskQueue,
+        args: [
+          {
+            version: 1,
+            state: {
+              queue: new AdmissionQueue().encode(),
+              config: CAPS,
+              durations: NO_DURATIONS,
+              reconciledUntil: Date.now(),
+              granted: 0,
+              requestBatches: true,
+            },
+            options: { housekeepingSeconds: 600, publishMinIntervalMs: 60_000 },
+          },
+        ],
+      });
+      try {
+        await body({ handle, workflowId });
+        const history = await handle.fetchHistory();
+        await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+      } finally {
+        await handle.terminate('test over').catch(() => undefined);
+      }
+    }),
+  );
+}
+
+test("a late report that the old run's grant went nowhere leaves the re-run its permit", async () => {
+  const rerun = randomUUID();
+  const next = randomUUID();
+  const real = createPermitActivities({ client: env.client });
+  const deliveries: GrantToDeliver[][] = [];
+  let admission: WorkflowHandle | undefined;
+  const deliverGrantsReportingUndelivered = async (grants: GrantToDeliver[]) => {
+    deliveries.push(grants);
+    const first = grants.find((g) => g.jobId === rerun);
+    if (deliveries.length > 1 || !first) return real.deliverGrantsReportingUndelivered(grants);
+    // Staged: the delivery's steps with the re-run's start and request between them. Its signal
+    // finds no workflow (the old run had closed), the re-run starts and asks, then the report goes.
+    const error: unknown = await env.client.workflow
+      .getHandle(renderJobWorkflowId(rerun))
+      .signal(permitGrantedSignal, { attempt: first.attempt, acceptedAt: first.acceptedAt })
+      .catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(WorkflowNotFoundError);
+    await startJobStandIn(rerun);
+    await admission!.signal(permitRequestsSignal, [request(rerun)]);
+    await admission!.signal(grantsUndeliveredSignal, [
+      { jobId: rerun, attempt: first.attempt, grantedAt: first.grantedAt, error: String(error) },
+    ]);
+  };
+  await startJobStandIn(next);
+  try {
+    await withAdmission({ deliverGrantsReportingUndelivered }, async ({ handle }) => {
+      admission = handle;
+      await handle.signal(permitRequestsSignal, [request(rerun), request(next)]);
+      await eventually('the stale report to be handled', async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        return handledAfter(
+          events,
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === grantsUndeliveredSignal.name,
+        );
+      });
+      await eventually('the repeated grant to reach the re-run', () => deliveries.length === 2);
+      expect(deliveries[1]!.map((g) => g.jobId)).toEqual([rerun]);
+      expect(deliveries[1]![0]!.grantedAt).toBeGreaterThan(deliveries[0]![0]!.grantedAt!);
+      await eventually('the re-run to get its grant', async () => {
+        const events =
+          (await env.client.workflow.getHandle(renderJobWorkflowId(rerun)).fetchHistory()).events ?? [];
+        return events.some(
+          (e) => e.workflowExecutionSignaledEventAttributes?.signalName === permitGrantedSignal.name,
+        );
+      });
+      await sleep(500);
+      expect(await queueOf(handle)).toEqual({ holders: [rerun], waiting: [next] });
+
+      // A report that matches the grant in force still reclaims it: the re-run is terminated too,
+      // its repeated request goes out again, finds nothing, and the real delivery reports it.
+      await terminateQuietly([rerun]);
+      await handle.signal(permitRequestsSignal, [request(rerun)]);
+      await eventually('the waiting job to take the reclaimed slot', async () => {
+        const { holders } = await queueOf(handle);
+        return holders.length === 1 && holders[0] === next;
+      });
+    });
+  } finally {
+    await terminateQuietly([rerun, next]);
+  }
+}, 60_000);
+
+test('a reconciliation round that found the old run closed keeps what the re-run got meanwhile', async () => {
+  const rerun = randomUUID();
+  const next = randomUUID();
+  const real = createPermitActivities({ client: env.client });
+  let deliveries = 0;
+  let armed = false;
+  let rounds = 0;
+  let admission: WorkflowHandle | undefined;
+  const deliverGrantsReportingUndelivered = async (grants: GrantToDeliver[]) => {
+    await real.deliverGrantsReportingUndelivered(grants);
+    deliveries += 1;
+  };
+  // Staged: the round describes the old run (closed), then the re-run asks before the round ends.
+  const reconcileAdmission = async () => {
+    rounds += 1;
+    if (!armed) return { closed: [], checkedAt: Date.now(), visibility: true };
+    armed = false;
+    const before = deliveries;
+    await admission!.signal(permitRequestsSignal, [request(rerun)]);
+    await eventually('the re-run to be granted again', () => deliveries > before);
+    return { closed: [rerun], checkedAt: Date.now(), visibility: true };
+  };
+  await Promise.all([rerun, next].map(startJobStandIn));
+  try {
+    await withAdmission({ deliverGrantsReportingUndelivered, reconcileAdmission }, async ({ handle }) => {
+      admission = handle;
+      await eventually('the first round to end', () => rounds === 1);
+      await handle.signal(permitRequestsSignal, [request(rerun), request(next)]);
+      await eventually('the first job to be granted', () => deliveries === 1);
+      armed = true;
+      await handle.signal(admissionConfigChangedSignal);
+      await eventually('the second round to be handled', async () => {
+        const events = (await handle.fetchHistory()).events ?? [];
+        const second = events
+          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileAdmission')
+          .map((e) => Number(e.eventId))[1];
+        return (
+          second !== undefined &&
+          handledAfter(
+            events,
+            (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === second,
+          )
+        );
+      });
+      await sleep(500);
+      expect(await queueOf(handle)).toEqual({ holders: [rerun], waiting: [next] });
+    });
+  } finally {
+    await terminateQuietly([rerun, next]);
+  }
+}, 60_000);
