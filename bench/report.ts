@@ -174,6 +174,29 @@ const BLOCKS: Record<string, Block> = {
     },
   },
 
+  'sdk-costs': {
+    files: ['sdk-costs.json'],
+    render(files) {
+      const f = need(files, 'sdk-costs.json');
+      const j = f.json as {
+        watchdog: Record<string, number>;
+        replay: Record<string, number>;
+        replayWithoutPromiseHook: Record<string, number>;
+        promiseHookShareOfReplayCpu: number;
+        watchdogCpuShareOfActivation: number;
+        cache: Record<string, number>;
+      };
+      return [
+        `From ${cite(f)}, each probe in a fresh process on this machine:`,
+        '',
+        `- A recorded job history replayed (as a worker does when a job's grant or render result finds it evicted from the cache) costs ${num(j.replay.cpuMsPerReplay)} CPU ms, ${num(j.replay.cpuMsPerActivation)} ms per workflow activation, with ${num(j.replay.sandboxCallsPerActivation, 1)} calls into the sandbox per activation.`,
+        `- The SDK's stack-trace promise hook (every promise a workflow creates records a source-mapped stack trace, for the \`__stack_trace\` query; the SDK has no setting to turn it off) is ${pct(j.promiseHookShareOfReplayCpu, 0)} of that: the same replays without it cost ${num(j.replayWithoutPromiseHook.cpuMsPerReplay)} CPU ms (measured with the hook removed in that probe only; the worker we ship keeps it).`,
+        `- Each call into the sandbox runs under the SDK's execution timeout, for which Node starts a watchdog thread: ${num(j.watchdog.cpuUsPerCallWithTimeout, 1)} µs CPU and ${num(j.watchdog.wallUsPerCallWithTimeout, 1)} µs wall per call against ${num(j.watchdog.cpuUsPerCallWithout, 2)} µs without a timeout, ${pct(j.watchdogCpuShareOfActivation, 0)} of an activation's CPU.`,
+        `- A job workflow held in a Worker's cache costs ${num(j.cache.kbPerCachedWorkflow, 0)} KB of RSS (${num(j.cache.cachedWorkflows, 0)} held: +${num(j.cache.rssGrowthMb, 0)} MB), so a cache that kept every job of a 1,000-job backlog (and spared those replays) would not fit the 300 MB budget.`,
+      ].join('\n');
+    },
+  },
+
   cli: {
     files: ['latest.json'],
     render(files) {

@@ -3,7 +3,7 @@
  * records when each job was submitted, first reached a renderer and finished.
  */
 import type { Queryable } from '../../src/store/migrate';
-import type { SystemFactory } from '../systems/types';
+import type { DecisionStages, SystemFactory } from '../systems/types';
 import type { HandoffRender } from './handoff';
 import type { BenchJob } from './jobs';
 import { poolOf } from './jobs';
@@ -49,6 +49,8 @@ export interface DriveResult {
   renders: (RenderSpan & HandoffRender & { recordedAt?: number })[];
   /** Where the system decides apart from starting (SystemRun.decisions): when each job was let start. */
   decidedAt?: Map<string, number>;
+  /** The same system's stages between the decision and the renderer (SystemRun.decisions). */
+  stages?: DecisionStages;
 }
 
 export async function drive(
@@ -127,9 +129,9 @@ export async function drive(
       );
       const allCompletedAt = Date.now();
       const allJobs = [...(options.fillers ?? []), ...jobs];
-      const decidedAt = await system.decisions?.(allJobs.map((j) => j.id));
+      const stages = await system.decisions?.(allJobs.map((j) => j.id));
       return {
-        ...(decidedAt ? { decidedAt } : {}),
+        ...(stages ? { decidedAt: stages.granted, stages } : {}),
         t0,
         submitAt,
         acceptedAt,

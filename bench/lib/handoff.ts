@@ -28,6 +28,8 @@ export interface HandoffGaps {
   fromEnd: number[];
   /** The poll that saw the end → next start, ms. */
   fromNotice: number[];
+  /** Each counted end's notice and the start it paired with (where the system noticed it). */
+  noticedPairs: Array<{ noticedAt: number; startedId: string; startedAt: number }>;
 }
 
 /** `measured`: the jobs whose starts fill freed slots (renders that were running at t0 may end, not start). */
@@ -35,29 +37,30 @@ export function handoffGaps(renders: readonly HandoffRender[], measured: Readonl
   const ends = renders
     .filter((r) => Number.isFinite(r.finishedAt))
     .sort((a, b) => a.finishedAt - b.finishedAt);
-  const starts = renders
-    .filter((r) => measured.has(r.id))
-    .map((r) => r.startedAt)
-    .sort((a, b) => a - b);
+  const starts = renders.filter((r) => measured.has(r.id)).sort((a, b) => a.startedAt - b.startedAt);
   const generalStarts = renders
     .filter((r) => measured.has(r.id) && r.pool === 'general')
     .map((r) => r.startedAt)
     .sort((a, b) => a - b);
   const fromEnd: number[] = [];
   const fromNotice: number[] = [];
+  const noticedPairs: HandoffGaps['noticedPairs'] = [];
   let next = 0;
   for (const end of ends) {
     // A general job was waiting at this end: fewer general starts than general jobs by then.
     const generalStartedBy = upperBound(generalStarts, end.finishedAt);
     if (generalStartedBy >= generalStarts.length) break;
-    while (next < starts.length && starts[next]! < end.finishedAt) next += 1;
+    while (next < starts.length && starts[next]!.startedAt < end.finishedAt) next += 1;
     if (next >= starts.length) break;
     const start = starts[next]!;
     next += 1;
-    fromEnd.push(start - end.finishedAt);
-    if (end.noticedAt !== undefined) fromNotice.push(Math.max(0, start - end.noticedAt));
+    fromEnd.push(start.startedAt - end.finishedAt);
+    if (end.noticedAt !== undefined) {
+      fromNotice.push(Math.max(0, start.startedAt - end.noticedAt));
+      noticedPairs.push({ noticedAt: end.noticedAt, startedId: start.id, startedAt: start.startedAt });
+    }
   }
-  return { fromEnd, fromNotice };
+  return { fromEnd, fromNotice, noticedPairs };
 }
 
 /** How many of the sorted values are ≤ x. */

@@ -85,6 +85,58 @@ function decidedOrdering(
   return heldUntilKnown(renders).map((r) => ({ ...r, startedAt: decidedAt.get(r.id) ?? r.startedAt }));
 }
 
+/**
+ * Where this project's start order and hand-off go between admission's grant and the renderer:
+ * FIFO violations and inversions counted with each job's start taken at each stage in turn, and
+ * the after-noticing hand-off split into its stages (p50 / p99 ms of each, per paired start).
+ */
+function stageBreakdown(
+  run: DriveResult,
+  ordered: OrderedJob[],
+  measured: ReadonlySet<string>,
+): string | undefined {
+  const stages = run.stages;
+  if (!stages) return undefined;
+  const at = (name: string, times: ReadonlyMap<string, number>) => {
+    const counts = countOrdering(
+      ordered,
+      decidedOrdering(run.renders, times),
+      CAPS.manim,
+      ROUND_TOLERANCE_MS,
+    );
+    return `${name} ${counts.fifoViolations} / ${counts.inversions}`;
+  };
+  const renderStart = new Map(run.renders.map((r) => [r.id, r.startedAt]));
+  const ordering = [
+    at('grant', stages.granted),
+    at('render activity scheduled', stages.scheduled),
+    at('picked up by a worker', stages.pickedUp),
+    at('renderer', renderStart),
+  ].join(', ');
+  const steps: Array<[string, number[]]> = [
+    ['notice to grant', []],
+    ['grant to scheduled', []],
+    ['scheduled to picked up', []],
+    ['picked up to renderer', []],
+  ];
+  for (const pair of handoffGaps(run.renders, measured).noticedPairs) {
+    const id = pair.startedId;
+    const times = [
+      pair.noticedAt,
+      stages.granted.get(id),
+      stages.scheduled.get(id),
+      stages.pickedUp.get(id),
+      pair.startedAt,
+    ];
+    if (times.some((t) => t === undefined)) continue;
+    steps.forEach(([, gaps], i) => gaps.push(times[i + 1]! - times[i]!));
+  }
+  const split = steps
+    .map(([name, gaps]) => `${name} ${round(percentile(gaps, 50), 0)} / ${round(percentile(gaps, 99), 0)}`)
+    .join(', ');
+  return `by stage: FIFO violations / inversions with the start taken at the ${ordering}; the hand-off after noticing split, p50 / p99 ms: ${split}`;
+}
+
 function orderedJobs(jobs: BenchJob[], run: Pick<DriveResult, 'submitAt' | 'acceptedAt'>): OrderedJob[] {
   return jobs.map((job) => ({
     id: job.id,
@@ -210,13 +262,16 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
       const atGrant = run.decidedAt
         ? countOrdering(ordered, decidedOrdering(run.renders, run.decidedAt), CAPS.manim, ROUND_TOLERANCE_MS)
         : undefined;
-      return { runJobs, run, counts, atGrant };
+      const stages = stageBreakdown(run, ordered, new Set(runJobs.map((j) => j.id)));
+      if (stages) ctx.log('saturation stages', { system: id, submitters, stages });
+      return { runJobs, run, counts, atGrant, stages };
     };
     const sequential = await runWith(1);
     const concurrent = await runWith(CONCURRENT_SUBMITTERS);
     efficiency[id] = {
       method: 'measured',
       figures: efficiencyFigures(sequential.run, sequential.runJobs, idealMs),
+      ...(sequential.stages ? { note: sequential.stages } : {}),
     };
     order[id] = {
       method: 'measured',

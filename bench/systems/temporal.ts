@@ -6,6 +6,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
+import type { temporal } from '@temporalio/proto';
 import { startIntakeOnInsert } from '../../src/intake/intake-runner';
 import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
 import { insertQueuedJob } from './peers';
@@ -20,10 +21,11 @@ import { queuedWithinMs, waitUntil } from '../lib/infra';
 import { startStackWorkers } from '../../dev/stack';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
 import { forEachConcurrently } from '../../src/util/for-each-concurrently';
+import type { RenderActivities } from '../../src/activities/render';
 import { submitBenchJob } from '../lib/jobs';
 import { compileEntry, shippedWorkerEnv, startWorkerProcess } from '../lib/proc';
 import type { BenchJob } from '../lib/jobs';
-import type { StartContext, SystemFactory, SystemId, SystemRun } from './types';
+import type { DecisionStages, StartContext, SystemFactory, SystemId, SystemRun } from './types';
 
 export const CAPS = { total: 10, manim: 4 };
 
@@ -140,26 +142,46 @@ export function temporalWorkerProcessSystem(
 }
 
 const HISTORY_READ_CONCURRENCY = 20;
+/** The render activity's type name (the method's name, as the workflow schedules it). */
+const RENDER_ACTIVITY: keyof RenderActivities = 'render';
 
 /**
  * When admission's first grant reached each job's workflow (the signal's event time): admission
  * decided the start then, and the render began at its renderer a few workflow and activity
- * tasks later. Jobs with no grant in their history are left out.
+ * tasks later; with the render activity's first scheduling and pick-up (the events' times), the
+ * stages in between.
  */
-async function grantTimes(
+async function decisionStages(
   env: TestWorkflowEnvironment,
   jobIds: readonly string[],
-): Promise<Map<string, number>> {
-  const granted = new Map<string, number>();
+): Promise<DecisionStages> {
+  const stages: DecisionStages = { granted: new Map(), scheduled: new Map(), pickedUp: new Map() };
   await forEachConcurrently([...jobIds], HISTORY_READ_CONCURRENCY, async (jobId) => {
     const history = await env.client.workflow.getHandle(renderJobWorkflowId(jobId)).fetchHistory();
-    const grant = history.events?.find(
-      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === permitGrantedSignal.name,
+    const events = history.events ?? [];
+    const set = (stage: Map<string, number>, event: temporal.api.history.v1.IHistoryEvent | undefined) => {
+      const at = optionalTsToMs(event?.eventTime);
+      if (at !== undefined) stage.set(jobId, at);
+    };
+    set(
+      stages.granted,
+      events.find((e) => e.workflowExecutionSignaledEventAttributes?.signalName === permitGrantedSignal.name),
     );
-    const at = optionalTsToMs(grant?.eventTime);
-    if (at !== undefined) granted.set(jobId, at);
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === RENDER_ACTIVITY,
+    );
+    set(stages.scheduled, scheduled);
+    set(
+      stages.pickedUp,
+      scheduled &&
+        events.find(
+          (e) =>
+            e.activityTaskStartedEventAttributes &&
+            String(e.activityTaskStartedEventAttributes.scheduledEventId) === String(scheduled.eventId),
+        ),
+    );
   });
-  return granted;
+  return stages;
 }
 
 async function startAround(
@@ -222,7 +244,7 @@ async function startAround(
       );
     },
     ...(workers.assertAlive ? { assertAlive: workers.assertAlive } : {}),
-    decisions: (jobIds) => grantTimes(env, jobIds),
+    decisions: (jobIds) => decisionStages(env, jobIds),
     stop: async () => {
       try {
         await intake?.stop();

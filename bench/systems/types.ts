@@ -43,10 +43,21 @@ export interface SystemRun {
    * (this project: its permit's grant reached the job's workflow). Systems that decide as they
    * start have none.
    */
-  decisions?(jobIds: readonly string[]): Promise<Map<string, number>>;
+  decisions?(jobIds: readonly string[]): Promise<DecisionStages>;
 }
 
 export interface SystemFactory {
   id: SystemId;
   start(ctx: StartContext): Promise<SystemRun>;
+}
+
+/**
+ * Where a job's start went between the decision and the renderer (this project), epoch ms per job
+ * id: the grant reached the job's workflow, the workflow scheduled its render activity, a worker
+ * picked that activity up. Jobs without a stage in their history are left out of its map.
+ */
+export interface DecisionStages {
+  granted: Map<string, number>;
+  scheduled: Map<string, number>;
+  pickedUp: Map<string, number>;
 }

@@ -167,6 +167,11 @@ describe('handoffGaps', () => {
     // End 0 → start 70; end 10 → start 150; end 300 → start 380; then no general job waits.
     expect(gaps.fromEnd).toEqual([70, 140, 80]);
     expect(gaps.fromNotice).toEqual([30, 30, 30]);
+    expect(gaps.noticedPairs.map((p) => [p.noticedAt, p.startedId])).toEqual([
+      [40, 'a'],
+      [120, 'b'],
+      [350, 'c'],
+    ]);
   });
 
   test('an end while only Manim jobs wait is not a gap', () => {
@@ -180,6 +185,6 @@ describe('handoffGaps', () => {
   });
 
   test('no ends, no gaps', () => {
-    expect(handoffGaps([], new Set())).toEqual({ fromEnd: [], fromNotice: [] });
+    expect(handoffGaps([], new Set())).toEqual({ fromEnd: [], fromNotice: [], noticedPairs: [] });
   });
 });
