@@ -33,6 +33,7 @@ import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
+import { startJobStandIn, terminateStandIns } from '../helpers/job-stand-ins';
 
 let env: TestWorkflowEnvironment;
 
@@ -55,14 +56,6 @@ const CASES = [
   { name: 'in one workflow task', slowMs: 1500, newRequestsAfterMs: undefined },
   { name: 'across workflow task heartbeats', slowMs: 9000, newRequestsAfterMs: 1000 },
 ] as const;
-
-/** A job workflow that runs and takes signals: no worker polls its queue, so it never ends. */
-async function startJobStandIn(jobId: string): Promise<void> {
-  await env.client.workflow.start(WORKFLOW_TYPE.renderJob, {
-    workflowId: renderJobWorkflowId(jobId),
-    taskQueue: `nobody-polls-${randomUUID()}`,
-  });
-}
 
 test.each(CASES)(
   'grants that find no job are reclaimed from a signal, and the history replays ($name)',
@@ -112,7 +105,7 @@ test.each(CASES)(
       taskQueue: SYNC_TASK_QUEUE,
       activities: serviceActivities,
     });
-    await Promise.all([holder, waiting1, waiting2].map(startJobStandIn));
+    await Promise.all([holder, waiting1, waiting2].map((id) => startJobStandIn(env.client, id)));
     const request = (jobId: string): PermitRequest => ({
       jobId,
       renderer: 'revideo',
@@ -172,14 +165,7 @@ test.each(CASES)(
         await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
       }),
     );
-    await Promise.all(
-      [waiting1, waiting2].map((id) =>
-        env.client.workflow
-          .getHandle(renderJobWorkflowId(id))
-          .terminate('test over')
-          .catch(() => undefined),
-      ),
-    );
+    await terminateStandIns(env.client, [waiting1, waiting2]);
   },
   90_000,
 );

@@ -40,6 +40,7 @@ import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
+import { startJobStandIn, terminateStandIns } from '../helpers/job-stand-ins';
 
 let env: TestWorkflowEnvironment;
 
@@ -64,25 +65,6 @@ const request = (jobId: string): PermitRequest => ({
   priority: 'medium',
   attempt: 1,
 });
-
-/** A job workflow that runs and takes signals: no worker polls its queue, so it never ends. */
-async function startJobStandIn(jobId: string): Promise<void> {
-  await env.client.workflow.start(WORKFLOW_TYPE.renderJob, {
-    workflowId: renderJobWorkflowId(jobId),
-    taskQueue: `nobody-polls-${randomUUID()}`,
-  });
-}
-
-async function terminateQuietly(jobIds: string[]): Promise<void> {
-  await Promise.all(
-    jobIds.map((id) =>
-      env.client.workflow
-        .getHandle(renderJobWorkflowId(id))
-        .terminate('test over')
-        .catch(() => undefined),
-    ),
-  );
-}
 
 async function queueOf(handle: WorkflowHandle): Promise<{ holders: string[]; waiting: string[] }> {
   const { queue } = await handle.query(admissionSnapshotQuery);
@@ -184,13 +166,13 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
       .signal(permitGrantedSignal, { attempt: first.attempt, acceptedAt: first.acceptedAt })
       .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(WorkflowNotFoundError);
-    await startJobStandIn(rerun);
+    await startJobStandIn(env.client, rerun);
     await admission!.signal(permitRequestsSignal, [request(rerun)]);
     await admission!.signal(grantsUndeliveredSignal, [
       { jobId: rerun, attempt: first.attempt, grantedAt: first.grantedAt, error: String(error) },
     ]);
   };
-  await startJobStandIn(next);
+  await startJobStandIn(env.client, next);
   try {
     await withAdmission({ deliverGrantsReportingUndelivered }, async ({ handle }) => {
       admission = handle;
@@ -217,7 +199,7 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
 
       // A report that matches the grant in force still reclaims it: the re-run is terminated too,
       // its repeated request goes out again, finds nothing, and the real delivery reports it.
-      await terminateQuietly([rerun]);
+      await terminateStandIns(env.client, [rerun]);
       await handle.signal(permitRequestsSignal, [request(rerun)]);
       await eventually('the waiting job to take the reclaimed slot', async () => {
         const { holders } = await queueOf(handle);
@@ -225,7 +207,7 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
       });
     });
   } finally {
-    await terminateQuietly([rerun, next]);
+    await terminateStandIns(env.client, [rerun, next]);
   }
 }, 60_000);
 
@@ -251,7 +233,7 @@ test('a reconciliation round that found the old run closed keeps what the re-run
     await eventually('the re-run to be granted again', () => deliveries > before);
     return { closed: [rerun], checkedAt: Date.now(), visibility: true };
   };
-  await Promise.all([rerun, next].map(startJobStandIn));
+  await Promise.all([rerun, next].map((id) => startJobStandIn(env.client, id)));
   try {
     await withAdmission({ deliverGrantsReportingUndelivered, reconcileAdmission }, async ({ handle }) => {
       admission = handle;
@@ -277,6 +259,6 @@ test('a reconciliation round that found the old run closed keeps what the re-run
       expect(await queueOf(handle)).toEqual({ holders: [rerun], waiting: [next] });
     });
   } finally {
-    await terminateQuietly([rerun, next]);
+    await terminateStandIns(env.client, [rerun, next]);
   }
 }, 60_000);
