@@ -29,11 +29,10 @@ import {
   WORKFLOW_TYPE,
   renderJobWorkflowId,
 } from '../../src/shared/constants';
-import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { startJobStandIn, terminateStandIns } from '../helpers/job-stand-ins';
+import { emptyAdmissionInput, startJobStandIn, terminateStandIns } from '../helpers/admission-setup';
 
 let env: TestWorkflowEnvironment;
 
@@ -117,20 +116,7 @@ test.each(CASES)(
         const handle = await env.client.workflow.start<typeof renderAdmission>(WORKFLOW_TYPE.admission, {
           workflowId,
           taskQueue,
-          args: [
-            {
-              version: 1,
-              state: {
-                queue: new AdmissionQueue().encode(),
-                config: CAPS,
-                durations: NO_DURATIONS,
-                reconciledUntil: Date.now(),
-                granted: 0,
-                requestBatches: true,
-              },
-              options: { housekeepingSeconds: 60 },
-            },
-          ],
+          args: [emptyAdmissionInput(CAPS, { housekeepingSeconds: 60 })],
         });
         await handle.signal(permitRequestsSignal, [request(holder)]);
         await eventually('the holder to be granted', () => deliveries.length === 1);

@@ -36,11 +36,10 @@ import {
   WORKFLOW_TYPE,
   renderJobWorkflowId,
 } from '../../src/shared/constants';
-import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { startJobStandIn, terminateStandIns } from '../helpers/job-stand-ins';
+import { emptyAdmissionInput, startJobStandIn, terminateStandIns } from '../helpers/admission-setup';
 
 let env: TestWorkflowEnvironment;
 
@@ -123,20 +122,7 @@ async function withAdmission(
       const handle = await env.client.workflow.start<typeof renderAdmission>(WORKFLOW_TYPE.admission, {
         workflowId,
         taskQueue,
-        args: [
-          {
-            version: 1,
-            state: {
-              queue: new AdmissionQueue().encode(),
-              config: CAPS,
-              durations: NO_DURATIONS,
-              reconciledUntil: Date.now(),
-              granted: 0,
-              requestBatches: true,
-            },
-            options: { housekeepingSeconds: 600, publishMinIntervalMs: 60_000 },
-          },
-        ],
+        args: [emptyAdmissionInput(CAPS, { housekeepingSeconds: 600, publishMinIntervalMs: 60_000 })],
       });
       try {
         await body({ handle, workflowId });
