@@ -71,7 +71,7 @@ export interface PermitActivityDeps {
 async function signalGrants(client: Client, grants: GrantToDeliver[]): Promise<UndeliveredGrant[]> {
   const undelivered: UndeliveredGrant[] = [];
   await withAbortableCalls(client, Context.current().cancellationSignal, (call) =>
-    forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, grantedAt, ...grant }) => {
+    forEachConcurrently(grants, GRANT_CONCURRENCY, async ({ jobId, delivery, ...grant }) => {
       try {
         await call(() =>
           client.withDeadline(Date.now() + GRANT_SIGNAL_TIMEOUT_MS, () =>
@@ -85,7 +85,7 @@ async function signalGrants(client: Client, grants: GrantToDeliver[]): Promise<U
         undelivered.push({
           jobId,
           attempt: grant.attempt,
-          ...(grantedAt !== undefined ? { grantedAt } : {}),
+          ...(delivery !== undefined ? { delivery } : {}),
           error: messageOf(err),
         });
       }

@@ -44,15 +44,15 @@ export interface UndeliveredGrant {
   jobId: string;
   attempt: number;
   /**
-   * The holder's grant stamp when this delivery went out: its permit is reclaimed only while the
-   * stamp still matches (a later delivery, to a newer run, re-stamps it). Absent from reports of
-   * older code, which reclaim by attempt alone.
+   * Which of admission's deliveries this was (numbered within its run): the permit is reclaimed
+   * only if it was the job's last delivery, since a later one went to a newer run of the job.
+   * Absent from reports of older code, which reclaim by attempt alone.
    */
-  grantedAt?: number;
+  delivery?: number;
   error: string;
 }
-/** What a grant delivery is handed: the grant for the job, and the stamp it reports back if undelivered. */
-export type GrantToDeliver = { jobId: string; grantedAt?: number } & PermitGrant;
+/** What a grant delivery is handed: the grant for the job, and the delivery number it reports back if undelivered. */
+export type GrantToDeliver = { jobId: string; delivery?: number } & PermitGrant;
 /**
  * Sent by admission's grant delivery to admission itself: these grants found no running job, and
  * their permits are to be reclaimed (why a signal: workflows/admission.ts, `deliverGrants`).

@@ -136,21 +136,13 @@ export class AdmissionQueue {
   }
 
   /**
-   * Idempotent by job id and attempt: a repeated request changes nothing but the holder's grant
-   * stamp, a request for a later attempt replaces what the job had (a release that never
-   * arrived), and `holding` registers a permit that a lost admission run had granted.
-   *
-   * A holder's repeated request is answered by a new delivery of its grant, so it gets a new
-   * `grantedAt` (later than the last, also within one millisecond): a report that an earlier
-   * delivery found no job then no longer matches it, and cannot take back the permit that the
-   * job's new run (a re-run, started between that delivery and its report) has just been given.
+   * Idempotent by job id and attempt: a repeated request changes nothing, a request for a later
+   * attempt replaces what the job had (a release that never arrived), and `holding` registers a
+   * permit that a lost admission run had granted.
    */
   request(req: PermitRequest, now: number): RequestOutcome {
     const held = this.holders.get(req.jobId);
-    if (held && held.attempt >= req.attempt) {
-      held.grantedAt = Math.max(now, held.grantedAt + 1);
-      return { kind: 'holding', holder: held };
-    }
+    if (held && held.attempt >= req.attempt) return { kind: 'holding', holder: held };
     if (held) this.dropHolder(held);
     if (req.holding) {
       this.withdraw(req.jobId);
@@ -190,20 +182,11 @@ export class AdmissionQueue {
     return undefined;
   }
 
-  /**
-   * Forgets a job whatever it had (its workflow closed): returns whether it held a permit.
-   * With `unlessAfter`, a permit granted or a place taken after that stamp is kept: it belongs to
-   * a newer run of the job (a re-run) than the one found closed, whose request came in meanwhile.
-   */
-  forget(jobId: string, unlessAfter?: number): { held: boolean; waited: boolean } {
-    const newer = (stamp: number) => unlessAfter !== undefined && stamp > unlessAfter;
+  /** Forgets a job whatever it had (its workflow closed): returns whether it held a permit. */
+  forget(jobId: string): { held: boolean; waited: boolean } {
     const held = this.holders.get(jobId);
-    const dropHeld = held !== undefined && !newer(held.grantedAt) && !newer(held.acceptedAt);
-    if (dropHeld) this.dropHolder(held);
-    const waiting = this.waitingById.get(jobId);
-    const dropWaiting = waiting !== undefined && !newer(waiting.acceptedAt);
-    if (dropWaiting) this.withdraw(jobId);
-    return { held: dropHeld, waited: dropWaiting };
+    if (held) this.dropHolder(held);
+    return { held: held !== undefined, waited: this.withdraw(jobId) };
   }
 
   /** Moves a waiting job to another priority, keeping its accepted time. False if it is not waiting. */

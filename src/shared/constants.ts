@@ -73,8 +73,8 @@ export const ADMISSION_REQUEST_BATCHES_PATCH = 'admission-request-batches';
  */
 export const ADMISSION_REPLAY_ORDER_PATCH = 'admission-replay-order';
 /**
- * The patch under which reconciliation, finding a job's run closed, keeps a permit or place given
- * after its round began: a re-run of the job asked meanwhile (workflows/admission.ts).
+ * The patch under which reconciliation, finding a job's run closed, keeps what the job has if it
+ * asked while the round ran: a re-run of the job (workflows/admission.ts).
  */
 export const ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH = 'admission-reconcile-keeps-newer-runs';
 /** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */

@@ -210,10 +210,19 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
    */
   const replayOrdered = patched(ADMISSION_REPLAY_ORDER_PATCH);
   /**
-   * A job found closed by reconciliation keeps a permit or place it was given after the round
-   * began: those are its new run's (a re-run asked while the round ran), not the closed run's.
+   * A job found closed by reconciliation keeps its permit or place if it asked while the round
+   * ran: the request came from a newer run of the job (a re-run) than the one found closed.
    */
   const reconcileKeepsNewerRuns = patched(ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH);
+  /** Jobs that asked since the current reconciliation round began. */
+  const askedDuringRound = new Set<string>();
+  /**
+   * Grant deliveries, numbered within this run, and each job's last: a report that a delivery
+   * found no job is stale once a later one went out. In memory only: every delivery of a run,
+   * and its report, ends before the run continues as new.
+   */
+  let deliveries = 0;
+  const lastDelivery = new Map<string, number>();
 
   const capsNow = (): AdmissionCapsInForce => effectiveCaps(config, new Date());
   const changed = (): void => {
@@ -228,6 +237,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       return;
     }
     if (request.holding) reRegistered += 1;
+    askedDuringRound.add(request.jobId);
     // Every arrival gets its own, later stamp: requests handled in one workflow task share its
     // time, and their order of arrival must survive as the order they are served in.
     lastAccepted = Math.max(now(), lastAccepted + 1);
@@ -299,14 +309,15 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
 
   /**
    * The permits of grants whose job workflow had closed are reclaimed. A report that names its
-   * grant's stamp reclaims only that grant: if the holder was granted again since (its job's new
-   * run asked meanwhile), or holds or waits no more, the report is stale and changes nothing.
+   * delivery reclaims only if that was the job's last one and the job still holds that attempt: a
+   * job granted again since (its new run asked meanwhile), or holding or waiting no more, makes
+   * the report stale.
    */
   function reclaimUndelivered(undelivered: UndeliveredGrant[]): void {
-    for (const { jobId, attempt, grantedAt, error } of undelivered) {
-      if (grantedAt !== undefined) {
+    for (const { jobId, attempt, delivery, error } of undelivered) {
+      if (delivery !== undefined) {
         const held = queue.holder(jobId);
-        if (held?.attempt !== attempt || held.grantedAt !== grantedAt) {
+        if (held?.attempt !== attempt || lastDelivery.get(jobId) !== delivery) {
           log.info('undelivered grant was superseded; nothing reclaimed', { jobId, attempt, error });
           continue;
         }
@@ -326,7 +337,7 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
         typeof grant?.jobId === 'string' &&
         Number.isSafeInteger(grant.attempt) &&
         grant.attempt >= 1 &&
-        (grant.grantedAt === undefined || Number.isSafeInteger(grant.grantedAt)),
+        (grant.delivery === undefined || Number.isSafeInteger(grant.delivery)),
     );
     if (wellFormed.length < undelivered.length) {
       log.warn('admission ignored malformed undelivered grants', {
@@ -339,12 +350,11 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   /** Tells jobs their permits are granted; the permit of a job that has closed meanwhile is reclaimed. */
   async function sendGrants(holders: HolderEntry[]): Promise<void> {
     if (holders.length === 0) return;
-    const grants: GrantToDeliver[] = holders.map(({ jobId, attempt, acceptedAt, grantedAt }) => ({
-      jobId,
-      attempt,
-      acceptedAt,
-      grantedAt,
-    }));
+    const grants: GrantToDeliver[] = holders.map(({ jobId, attempt, acceptedAt }) => {
+      deliveries += 1;
+      lastDelivery.set(jobId, deliveries);
+      return { jobId, attempt, acceptedAt, delivery: deliveries };
+    });
     grantsInFlight += 1;
     try {
       if (replayOrdered) await deliverGrantsReportingUndelivered(grants);
@@ -380,16 +390,19 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   }
 
   async function reconcile(): Promise<void> {
-    // Every stamp given so far is at most this; a request or a repeated grant handled while the
-    // activity runs gets a later one (see onRequest), so it is told apart from the run found closed.
-    const stampsUpTo = Math.max(now(), lastAccepted);
+    askedDuringRound.clear();
     try {
       const result = await reconcileAdmission({
         holders: queue.holdersList().map((holder) => holder.jobId),
         closedSince: reconciledUntil - RECONCILE_OVERLAP_MS,
       });
       for (const jobId of result.closed) {
-        const forgotten = queue.forget(jobId, reconcileKeepsNewerRuns ? stampsUpTo : undefined);
+        // Asked while the round ran: a newer run of the job than the one found closed.
+        if (reconcileKeepsNewerRuns && askedDuringRound.has(jobId)) {
+          log.info('job asked again while its closed run was reconciled; kept', { jobId });
+          continue;
+        }
+        const forgotten = queue.forget(jobId);
         if (forgotten.held || forgotten.waited) {
           log.warn('job workflow closed without giving its place back; reclaimed', { jobId, ...forgotten });
           changed();

@@ -1,14 +1,15 @@
 /**
- * A job whose workflow closed (terminated from the Web UI) and was then re-run keeps the permit its
- * new run was given, whatever arrives late about the old run:
+ * A job whose workflow closed (terminated from the Web UI) and was then re-run keeps the permit or
+ * place its new run has, whatever arrives late about the old run:
  *
  * - a report that a grant found no job, sent after the re-run asked (and was granted again), is
- *   stale: it names the old grant's stamp, and reclaiming on it would leave the re-run rendering
- *   without a permit while the slot went to the next job (one render over the cap);
- * - a reconciliation round that found the old run closed, while the re-run asked meanwhile, takes
- *   back only what the old run had.
+ *   stale: it names an earlier delivery than the job's last, and reclaiming on it would leave the
+ *   re-run rendering without a permit while the slot went to the next job (one over the cap);
+ * - a reconciliation round that found the old run closed, while the re-run asked meanwhile, leaves
+ *   the job alone, whether the old run held the permit or waited (forgotten, the re-run would
+ *   render without a permit, or wait for a grant that never comes).
  *
- * Caps of one render, a second job waiting behind: the waiting job taking the slot is the failure.
+ * Caps of one render, a second job beside it: any change to who holds and who waits is the failure.
  * Deliveries are the real activity signalling real workflow ids, except where a test stages the
  * order of a delivery's steps (it says so).
  */
@@ -155,7 +156,7 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
     await startJobStandIn(env.client, rerun);
     await admission!.signal(permitRequestsSignal, [request(rerun)]);
     await admission!.signal(grantsUndeliveredSignal, [
-      { jobId: rerun, attempt: first.attempt, grantedAt: first.grantedAt, error: String(error) },
+      { jobId: rerun, attempt: first.attempt, delivery: first.delivery, error: String(error) },
     ]);
   };
   await startJobStandIn(env.client, next);
@@ -172,7 +173,7 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
       });
       await eventually('the repeated grant to reach the re-run', () => deliveries.length === 2);
       expect(deliveries[1]!.map((g) => g.jobId)).toEqual([rerun]);
-      expect(deliveries[1]![0]!.grantedAt).toBeGreaterThan(deliveries[0]![0]!.grantedAt!);
+      expect(deliveries[1]![0]!.delivery).toBeGreaterThan(deliveries[0]![0]!.delivery!);
       await eventually('the re-run to get its grant', async () => {
         const events =
           (await env.client.workflow.getHandle(renderJobWorkflowId(rerun)).fetchHistory()).events ?? [];
@@ -197,54 +198,67 @@ test("a late report that the old run's grant went nowhere leaves the re-run its 
   }
 }, 60_000);
 
-test('a reconciliation round that found the old run closed keeps what the re-run got meanwhile', async () => {
-  const rerun = randomUUID();
-  const next = randomUUID();
-  const real = createPermitActivities({ client: env.client });
-  let deliveries = 0;
-  let armed = false;
-  let rounds = 0;
-  let admission: WorkflowHandle | undefined;
-  const deliverGrantsReportingUndelivered = async (grants: GrantToDeliver[]) => {
-    await real.deliverGrantsReportingUndelivered(grants);
-    deliveries += 1;
-  };
-  // Staged: the round describes the old run (closed), then the re-run asks before the round ends.
-  const reconcileAdmission = async () => {
-    rounds += 1;
-    if (!armed) return { closed: [], checkedAt: Date.now(), visibility: true };
-    armed = false;
-    const before = deliveries;
-    await admission!.signal(permitRequestsSignal, [request(rerun)]);
-    await eventually('the re-run to be granted again', () => deliveries > before);
-    return { closed: [rerun], checkedAt: Date.now(), visibility: true };
-  };
-  await Promise.all([rerun, next].map((id) => startJobStandIn(env.client, id)));
-  try {
-    await withAdmission({ deliverGrantsReportingUndelivered, reconcileAdmission }, async ({ handle }) => {
-      admission = handle;
-      await eventually('the first round to end', () => rounds === 1);
-      await handle.signal(permitRequestsSignal, [request(rerun), request(next)]);
-      await eventually('the first job to be granted', () => deliveries === 1);
-      armed = true;
-      await handle.signal(admissionConfigChangedSignal);
-      await eventually('the second round to be handled', async () => {
-        const events = (await handle.fetchHistory()).events ?? [];
-        const second = events
-          .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileAdmission')
-          .map((e) => Number(e.eventId))[1];
-        return (
-          second !== undefined &&
-          handledAfter(
-            events,
-            (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === second,
-          )
-        );
+const ROUND_CASES = [
+  { closedRun: 'held the permit', otherFirst: false },
+  { closedRun: 'was waiting', otherFirst: true },
+] as const;
+
+test.each(ROUND_CASES)(
+  'a reconciliation round that found the old run closed (it $closedRun) keeps what the re-run has',
+  async ({ otherFirst }) => {
+    const rerun = randomUUID();
+    const other = randomUUID();
+    const real = createPermitActivities({ client: env.client });
+    let deliveries = 0;
+    let armed = false;
+    let rounds = 0;
+    let admission: WorkflowHandle | undefined;
+    const deliverGrantsReportingUndelivered = async (grants: GrantToDeliver[]) => {
+      await real.deliverGrantsReportingUndelivered(grants);
+      deliveries += 1;
+    };
+    // Staged: the round found the old run closed; the re-run (started since) asks before the round ends.
+    const reconcileAdmission = async () => {
+      rounds += 1;
+      if (!armed) return { closed: [], checkedAt: Date.now(), visibility: true };
+      armed = false;
+      await admission!.signal(permitRequestsSignal, [{ ...request(rerun), acceptedAt: Date.now() }]);
+      await sleep(1_000);
+      return { closed: [rerun], checkedAt: Date.now(), visibility: true };
+    };
+    await Promise.all([rerun, other].map((id) => startJobStandIn(env.client, id)));
+    try {
+      await withAdmission({ deliverGrantsReportingUndelivered, reconcileAdmission }, async ({ handle }) => {
+        admission = handle;
+        await eventually('the first round to end', () => rounds === 1);
+        const [first, second] = otherFirst ? [other, rerun] : [rerun, other];
+        await handle.signal(permitRequestsSignal, [request(first), request(second)]);
+        await eventually('the first job to be granted', () => deliveries === 1);
+        const before = await queueOf(handle);
+        expect(before).toEqual({ holders: [first], waiting: [second] });
+        armed = true;
+        await handle.signal(admissionConfigChangedSignal);
+        await eventually('the second round to be handled', async () => {
+          const events = (await handle.fetchHistory()).events ?? [];
+          const second = events
+            .filter(
+              (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'reconcileAdmission',
+            )
+            .map((e) => Number(e.eventId))[1];
+          return (
+            second !== undefined &&
+            handledAfter(
+              events,
+              (e) => Number(e.activityTaskCompletedEventAttributes?.scheduledEventId) === second,
+            )
+          );
+        });
+        await sleep(500);
+        expect(await queueOf(handle)).toEqual(before);
       });
-      await sleep(500);
-      expect(await queueOf(handle)).toEqual({ holders: [rerun], waiting: [next] });
-    });
-  } finally {
-    await terminateStandIns(env.client, [rerun, next]);
-  }
-}, 60_000);
+    } finally {
+      await terminateStandIns(env.client, [rerun, other]);
+    }
+  },
+  60_000,
+);
