@@ -185,7 +185,12 @@ const BLOCKS: Record<string, Block> = {
         promiseHookShareOfReplayCpu: number;
         watchdogCpuShareOfActivation: number;
         cache: Record<string, number>;
+        floor?: Record<'floor-two-tasks' | 'floor-four-tasks', Record<string, number>> & {
+          submitters: number;
+          cachedWorkflows: number;
+        };
       };
+      const floor = j.floor;
       return [
         `From ${cite(f)}, each probe in a fresh process on this machine:`,
         '',
@@ -193,6 +198,11 @@ const BLOCKS: Record<string, Block> = {
         `- The SDK's stack-trace promise hook (every promise a workflow creates records a source-mapped stack trace, for the \`__stack_trace\` query; the SDK has no setting to turn it off) is ${pct(j.promiseHookShareOfReplayCpu, 0)} of that: the same replays without it cost ${num(j.replayWithoutPromiseHook.cpuMsPerReplay)} CPU ms (measured with the hook removed in that probe only; the worker we ship keeps it).`,
         `- Each call into the sandbox runs under the SDK's execution timeout, for which Node starts a watchdog thread: ${num(j.watchdog.cpuUsPerCallWithTimeout, 1)} µs CPU and ${num(j.watchdog.wallUsPerCallWithTimeout, 1)} µs wall per call against ${num(j.watchdog.cpuUsPerCallWithout, 2)} µs without a timeout, ${pct(j.watchdogCpuShareOfActivation, 0)} of an activation's CPU.`,
         `- A job workflow held in a Worker's cache costs ${num(j.cache.kbPerCachedWorkflow, 0)} KB of RSS (${num(j.cache.cachedWorkflows, 0)} held: +${num(j.cache.rssGrowthMb, 0)} MB), so a cache that kept every job of a 1,000-job backlog (and spared those replays) would not fit the 300 MB budget.`,
+        ...(floor
+          ? [
+              `- The floor, the least a job costs on this stack (bench/floor/workflows.ts: no admission, no read model, no renderer, activities that return at once; one Worker with our cache of ${num(floor.cachedWorkflows, 0)} and the image's memory settings; ${num(floor['floor-two-tasks'].jobs, 0)} jobs started by ${num(floor.submitters, 0)} submitters, then drained): a job of two workflow tasks costs the worker ${num(floor['floor-two-tasks'].workerCpuSecondsPer1000)} CPU s per 1,000 jobs and the server ${num(floor['floor-two-tasks'].serverCpuSecondsPer1000)}, and drains at ${num(floor['floor-two-tasks'].jobsPerSecond, 1)} jobs/s; a job of four workflow tasks (as many as ours: its start, entering the queue, the grant, the render's result) costs ${num(floor['floor-four-tasks'].workerCpuSecondsPer1000)} and ${num(floor['floor-four-tasks'].serverCpuSecondsPer1000)} CPU s and drains at ${num(floor['floor-four-tasks'].jobsPerSecond, 1)} jobs/s, ${num(floor['floor-four-tasks'].workerCpuMsPerWorkflowTask)} worker CPU ms per workflow task.`,
+            ]
+          : []),
       ].join('\n');
     },
   },

@@ -14,18 +14,30 @@
  *    child process only. The worker we ship keeps it.
  * 4. Memory per cached job workflow: the process's RSS growth with N job workflows held in one
  *    Worker's cache (dev server; each waits on its first activity, which nobody runs).
+ * 5. The floor: the least any job costs on this stack (bench/floor/workflows.ts: no admission, no
+ *    read model, no renderer, activities that return at once), with the image's memory settings and
+ *    our cache size. FLOOR_JOBS workflows are started with no worker polling, then one Worker drains
+ *    them: its CPU, the server's, and jobs per second, for a job of two workflow tasks and one of
+ *    four (as many as a job of ours).
  */
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
-import { WORKFLOW_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId } from '../src/shared/constants';
+import { DefaultLogger, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import {
+  WORKER_LIMITS,
+  WORKFLOW_TASK_QUEUE,
+  WORKFLOW_TYPE,
+  renderJobWorkflowId,
+} from '../src/shared/constants';
 import { workflowBundle } from '../src/worker/create-workers';
 import { devServerEnv, eventually } from '../dev/temporal';
-import { ROOT } from './lib/proc';
+import { forEachConcurrently } from '../src/util/for-each-concurrently';
+import { ROOT, imageMemorySettings, procUsage, temporalServerPid } from './lib/proc';
 import { provenance } from './lib/provenance';
 import { round } from './lib/stats';
 
@@ -33,10 +45,14 @@ const HISTORIES = ['render-job-success', 'render-job-retried-then-completed', 'r
 const REPLAYS_PER_HISTORY = 100;
 const WATCHDOG_CALLS = 20_000;
 const CACHED_WORKFLOWS = 600;
+const FLOOR_JOBS = 1_000;
+const FLOOR_SUBMITTERS = 10;
 /** The SDK's default isolateExecutionTimeout. */
 const SDK_TIMEOUT_MS = 5_000;
 
-type Probe = 'watchdog' | 'replay' | 'replay-without-hook' | 'cache';
+const FLOOR_SHAPES = { 'floor-two-tasks': 'floorOneStep', 'floor-four-tasks': 'floorFourTasks' } as const;
+type FloorProbe = keyof typeof FLOOR_SHAPES;
+type Probe = 'watchdog' | 'replay' | 'replay-without-hook' | 'cache' | FloorProbe;
 
 function cpuMs(since: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(since);
@@ -158,19 +174,74 @@ async function cache(): Promise<Record<string, number | null>> {
   }
 }
 
+async function floor(probe: FloorProbe): Promise<Record<string, number | null>> {
+  const env = await devServerEnv();
+  try {
+    const taskQueue = `bench-${probe}`;
+    const codePath = process.env.SDK_COSTS_FLOOR_BUNDLE;
+    if (!codePath) throw new Error('SDK_COSTS_FLOOR_BUNDLE: the floor workflows bundled by the parent');
+    const ids = Array.from({ length: FLOOR_JOBS }, (_, i) => `${probe}-${i}`);
+    await forEachConcurrently(ids, FLOOR_SUBMITTERS, async (workflowId) => {
+      await env.client.workflow.start(FLOOR_SHAPES[probe], { workflowId, taskQueue });
+    });
+    const running = async () =>
+      (await env.client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`)).count;
+    await eventually(
+      `${FLOOR_JOBS} floor workflows visible`,
+      async () => (await running()) === FLOOR_JOBS,
+      60_000,
+      250,
+    );
+    const serverPid = temporalServerPid(env.address);
+    const server0 = serverPid === null ? null : procUsage(serverPid);
+    const cpu = process.cpuUsage();
+    const t0 = Date.now();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      // Prebuilt, as the image ships its bundle (bundling would not fit the image's heap cap).
+      workflowBundle: { codePath },
+      activities: { floorStep: async () => undefined },
+      // Our job Workers' cache: the floor pays the same replays for a backlog larger than it.
+      maxCachedWorkflows: WORKER_LIMITS.cachedWorkflowsPerQueue,
+    });
+    const drainedMs = await worker.runUntil(async () => {
+      await eventually('floor workflows drained', async () => (await running()) === 0, 600_000, 250);
+      return Date.now() - t0;
+    });
+    const workerCpuMs = cpuMs(cpu);
+    const server1 = serverPid === null ? null : procUsage(serverPid);
+    const workflowTasks = probe === 'floor-two-tasks' ? 2 : 4;
+    return {
+      jobs: FLOOR_JOBS,
+      workflowTasksPerJob: workflowTasks,
+      workerCpuSecondsPer1000: round(workerCpuMs / FLOOR_JOBS, 2),
+      serverCpuSecondsPer1000:
+        server0 && server1 ? round(((server1.cpuSeconds - server0.cpuSeconds) * 1000) / FLOOR_JOBS, 2) : null,
+      workerCpuMsPerWorkflowTask: round(workerCpuMs / FLOOR_JOBS / workflowTasks, 2),
+      jobsPerSecond: round(FLOOR_JOBS / (drainedMs / 1000), 1),
+      workerPeakRssMb: round(process.memoryUsage().rss / 1e6, 0),
+    };
+  } finally {
+    await env.teardown();
+  }
+}
+
 async function child(probe: Probe): Promise<void> {
   const figures =
     probe === 'watchdog'
       ? watchdog()
       : probe === 'cache'
         ? await cache()
-        : await replay(probe === 'replay-without-hook');
+        : probe in FLOOR_SHAPES
+          ? await floor(probe as FloorProbe)
+          : await replay(probe === 'replay-without-hook');
   process.stdout.write(`${JSON.stringify(figures)}\n`);
 }
 
-function inChild(probe: Probe): Record<string, number | null> {
+function inChild(probe: Probe, env: Record<string, string> = {}): Record<string, number | null> {
   const out = spawnSync(process.execPath, [...process.execArgv, __filename], {
-    env: { ...process.env, SDK_COSTS_PROBE: probe },
+    env: { ...process.env, ...env, SDK_COSTS_PROBE: probe },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -183,11 +254,32 @@ function inChild(probe: Probe): Record<string, number | null> {
   return JSON.parse(line) as Record<string, number | null>;
 }
 
-function main(): void {
+async function floorProbes(): Promise<Record<FloorProbe, Record<string, number | null>>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sdk-floor-'));
+  try {
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('./floor/workflows'),
+      logger: new DefaultLogger('WARN'),
+    });
+    const codePath = path.join(dir, 'floor-workflows.js');
+    writeFileSync(codePath, code);
+    // With the worker image's memory settings, as our worker is measured (bench/lib/proc.ts).
+    const env = { ...imageMemorySettings(), SDK_COSTS_FLOOR_BUNDLE: codePath };
+    return {
+      'floor-two-tasks': inChild('floor-two-tasks', env),
+      'floor-four-tasks': inChild('floor-four-tasks', env),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
   const watchdogFigures = inChild('watchdog');
   const replayFigures = inChild('replay');
   const withoutHook = inChild('replay-without-hook');
   const cacheFigures = inChild('cache');
+  const floorFigures = await floorProbes();
   const result = {
     date: new Date().toISOString(),
     watchdog: { ...watchdogFigures, calls: WATCHDOG_CALLS, timeoutMs: SDK_TIMEOUT_MS },
@@ -201,6 +293,11 @@ function main(): void {
       2,
     ),
     cache: { ...cacheFigures, workflow: WORKFLOW_TYPE.renderJob },
+    floor: {
+      ...floorFigures,
+      submitters: FLOOR_SUBMITTERS,
+      cachedWorkflows: WORKER_LIMITS.cachedWorkflowsPerQueue,
+    },
     provenance: provenance(),
     note: 'each probe in a fresh child process; the promise hook is left out in its own probe only (the shipped worker keeps it)',
   };
@@ -219,5 +316,8 @@ if (probe) {
     },
   );
 } else {
-  main();
+  main().catch((err: unknown) => {
+    process.stderr.write(`${String(err)}\n`);
+    process.exit(1);
+  });
 }

@@ -170,11 +170,6 @@ export function shippedWorkerEnv(options: {
   urls: Record<Renderer, string>;
   bundlePath: string;
 }): Record<string, string> {
-  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
-  if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
-  const mallocArenaMax = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
-  if (!mallocArenaMax) throw new Error('Dockerfile: no MALLOC_ARENA_MAX=<n> line to run the worker with');
   return {
     TEMPORAL_ADDRESS: options.address,
     TEMPORAL_NAMESPACE: 'default',
@@ -189,7 +184,16 @@ export function shippedWorkerEnv(options: {
     SUPABASE_URL: '',
     SUPABASE_SERVICE_ROLE_KEY: '',
     METRICS_PORT: '',
-    NODE_OPTIONS: nodeOptions,
-    MALLOC_ARENA_MAX: mallocArenaMax,
+    ...imageMemorySettings(),
   };
+}
+
+/** The worker image's Node options (heap cap, nursery size) and malloc arenas, read from the Dockerfile. */
+export function imageMemorySettings(): { NODE_OPTIONS: string; MALLOC_ARENA_MAX: string } {
+  const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+  const nodeOptions = /NODE_OPTIONS="([^"]*)"/.exec(dockerfile)?.[1];
+  if (!nodeOptions) throw new Error('Dockerfile: no NODE_OPTIONS="..." line to run the worker with');
+  const mallocArenaMax = /MALLOC_ARENA_MAX=(\d+)/.exec(dockerfile)?.[1];
+  if (!mallocArenaMax) throw new Error('Dockerfile: no MALLOC_ARENA_MAX=<n> line to run the worker with');
+  return { NODE_OPTIONS: nodeOptions, MALLOC_ARENA_MAX: mallocArenaMax };
 }
