@@ -2,11 +2,13 @@
  * The Temporal client retries a failed gRPC call on a timer (its retry interceptor). A call still
  * open when its Connection closes, that then fails as the server goes away, schedules a retry that
  * finds the channel shut: grpc-js throws "Channel has been shut down" synchronously inside that
- * timer, outside every await, and the process dies of an uncaught exception. This plugin keeps the
- * SDK's retry policy and makes that one case an ordinary failed call instead.
+ * timer, outside every await, and the process dies of an uncaught exception. This plugin makes that
+ * one case an ordinary failed call instead. Its retry policy is the SDK's, but for refusals of a
+ * busy workflow, retried sooner (busy-workflow-retry.ts).
  */
-import { defaultGrpcRetryOptions, makeGrpcRetryInterceptor, type ConnectionPlugin } from '@temporalio/client';
+import { makeGrpcRetryInterceptor, type ConnectionPlugin } from '@temporalio/client';
 import { Metadata, status as GrpcStatus, type InterceptingListener, type Interceptor } from '@grpc/grpc-js';
+import { grpcRetryOptions } from './busy-workflow-retry';
 
 type NextCall = Parameters<Interceptor>[1];
 type InterceptingCallInterface = ReturnType<NextCall>;
@@ -56,7 +58,7 @@ function guarded(nextCall: NextCall): NextCall {
 }
 
 export function retryStopsAtClose(): ConnectionPlugin {
-  const retry = makeGrpcRetryInterceptor(defaultGrpcRetryOptions());
+  const retry = makeGrpcRetryInterceptor(grpcRetryOptions());
   const interceptor: Interceptor = (options, nextCall) => retry(options, guarded(nextCall));
   return {
     name: 'retry-stops-at-close',
