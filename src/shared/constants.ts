@@ -60,7 +60,7 @@ export const SERVICE_WORKFLOW_TASK_QUEUE = 'render-queue-service';
 export const SERVICE_WORKFLOW_TASK_QUEUE_BEFORE = WORKFLOW_TASK_QUEUE.high;
 /** The patch (admission, intake sweep) under which a continue-as-new moves to the service queue. */
 export const SERVICE_QUEUE_PATCH = 'service-task-queue';
-/** The patch under which admission continues as new at ADMISSION_LIMITS.historyLimit (was historyLimitBefore). */
+/** The patch under which admission continues as new at ADMISSION_LIMITS.historyLimitShorterRuns (was historyLimitBefore). */
 export const ADMISSION_SHORTER_RUNS_PATCH = 'admission-shorter-runs';
 /** The patch under which a local activity Core reported cancelled, unasked, runs again (idempotent-local-activities.ts). */
 export const LOCAL_ACTIVITY_CANCEL_RETRIED_PATCH = 'local-activity-cancel-retried';
@@ -77,6 +77,12 @@ export const ADMISSION_REPLAY_ORDER_PATCH = 'admission-replay-order';
  * asked while the round ran: a re-run of the job (workflows/admission.ts).
  */
 export const ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH = 'admission-reconcile-keeps-newer-runs';
+/**
+ * The patch under which admission's continue-as-new holds up no grant: its runs are
+ * ADMISSION_LIMITS.historyLimit events long, and it grants on while its other loops wind down
+ * (workflows/admission.ts).
+ */
+export const ADMISSION_BRIEF_HANDOVER_PATCH = 'admission-brief-handover';
 /** The patch under which a job reaches admission through activities on the sync queue (workflows/admission-calls.ts). */
 export const ADMISSION_CALLS_AS_ACTIVITIES_PATCH = 'admission-calls-as-activities';
 
@@ -216,12 +222,21 @@ export const ADMISSION_LIMITS = {
   /** Queue positions and estimated starts reach the read model at most this often. */
   publishMinIntervalMs: 1000,
   /**
-   * Continue-as-new at this many history events even if the server has not suggested it. Well
-   * under the server's 10,000 signals per run: a burst of requests lands between two of its
-   * workflow tasks (10,000 jobs submitted at once exceeded it at the old limit of 10,000 events,
-   * and every further request was refused), and a shorter history replays faster after a restart.
+   * Continue-as-new at this many history events under the `admission-shorter-runs` patch, even if
+   * the server has not suggested it. Well under the server's 10,000 signals per run: a burst of
+   * requests lands between two of its workflow tasks (10,000 jobs submitted at once exceeded it at
+   * the old limit of 10,000 events, and every further request was refused).
    */
-  historyLimit: 4_000,
+  historyLimitShorterRuns: 4_000,
+  /**
+   * The limit under the `admission-brief-handover` patch (runs started before it keep theirs). A signal that arrives while admission's
+   * continue-as-new is out fails that workflow task, and the worker then replays the whole run
+   * before anything else (1 ms or so per event on a 2-core machine) while every grant waits: at
+   * 4,000 events that took 4 s and was the latency benchmark's worst pick-up. Shorter runs make
+   * that wait short, for a few more handovers (a run's start reads the caps, reconciles and
+   * publishes, and carries the queue: 10,000 waiting jobs are 600 KB).
+   */
+  historyLimit: 1_000,
   /** The limit before the `admission-shorter-runs` patch (runs started then keep it). */
   historyLimitBefore: 10_000,
   /** After a fresh start (not a continue-as-new), grants wait this long for holders to re-register. */

@@ -9,7 +9,7 @@
  * continue-as-new. The SDK's policy backs off from any `RESOURCE_EXHAUSTED` as from a rate limit:
  * 1.7 s, then 2.9 s, then 4.9 s. A permit request refused during a 4-second replay therefore
  * landed 4.6 or 9.5 s after it was sent, and every request batched behind it waited as long: the
- * pick-up stalls of seconds the latency benchmark showed (docs/ARCHITECTURE.md, "Admission's
+ * pick-up stalls of seconds the latency benchmark showed (docs/ARCHITECTURE.md, "A signal that races the
  * continue-as-new"). A busy workflow is one workflow's lock, not the namespace's budget, so such
  * calls are retried every few hundred milliseconds and land right after the run has moved on.
  * Everything else keeps the SDK's policy.

@@ -34,6 +34,7 @@ import {
   ADMISSION_LIMITS,
   ADMISSION_REQUEST_BATCHES_PATCH,
   ADMISSION_SHORTER_RUNS_PATCH,
+  ADMISSION_BRIEF_HANDOVER_PATCH,
   ADMISSION_RECONCILE_KEEPS_NEWER_RUNS_PATCH,
   ADMISSION_REPLAY_ORDER_PATCH,
   DEFAULT_QUEUE_CONFIG,
@@ -169,12 +170,16 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
       INVALID_ADMISSION_INPUT,
     );
   }
+  /** Continue-as-new holds up no grant: short runs, and grants go on while the loops wind down. */
+  const briefHandover = patched(ADMISSION_BRIEF_HANDOVER_PATCH);
   const options = {
     historyLimit:
       input.options?.historyLimit ??
-      (patched(ADMISSION_SHORTER_RUNS_PATCH)
+      (briefHandover
         ? ADMISSION_LIMITS.historyLimit
-        : ADMISSION_LIMITS.historyLimitBefore),
+        : patched(ADMISSION_SHORTER_RUNS_PATCH)
+          ? ADMISSION_LIMITS.historyLimitShorterRuns
+          : ADMISSION_LIMITS.historyLimitBefore),
     housekeepingMs: (input.options?.housekeepingSeconds ?? ADMISSION_LIMITS.housekeepingSeconds) * 1000,
     publishMinIntervalMs: input.options?.publishMinIntervalMs ?? ADMISSION_LIMITS.publishMinIntervalMs,
     recoveryMs: (input.options?.recoverySeconds ?? ADMISSION_LIMITS.recoverySeconds) * 1000,
@@ -517,7 +522,23 @@ export async function renderAdmission(input: AdmissionInput = { version: 1 }): P
   // The other loops end first (housekeeping cancels its timer): otherwise whether they or the
   // continue-as-new's patch markers came first would depend on when the last delivery's result
   // landed, which differs on replay (a full benchmark run failed replay exactly there).
-  if (replayOrdered) await Promise.all(loops);
+  if (briefHandover) {
+    // The publisher may be inside a publish of up to a second: slots freed meanwhile are granted
+    // at once rather than by the next run.
+    const ended = Promise.all(loops);
+    let loopsEnded = false;
+    const markEnded = (): void => {
+      loopsEnded = true;
+    };
+    ended.then(markEnded, markEnded);
+    for (;;) {
+      await condition(() => dirty || loopsEnded);
+      if (loopsEnded) break;
+      dirty = false;
+      if (!recovering) dispatch();
+    }
+    await ended;
+  } else if (replayOrdered) await Promise.all(loops);
   await condition(() => grantsInFlight === 0 && allHandlersFinished());
   // Runs started on the high queue (before admission had its own) move over here.
   const next = patched(SERVICE_QUEUE_PATCH)

@@ -39,6 +39,12 @@ test('there is a recorded history for each significant path', () => {
       'admission-fresh-start-rebuilt',
       'admission-continued-from-older-code',
       'admission-undelivered-grant-reclaimed',
+      // Before admission's continue-as-new stopped holding up grants (shorter runs, grants on while it winds down).
+      'admission-grants-across-continue-as-new.before-admission-brief-handover',
+      'admission-terminated-holder-reclaimed.before-admission-brief-handover',
+      'admission-fresh-start-rebuilt.before-admission-brief-handover',
+      'admission-continued-from-older-code.before-admission-brief-handover',
+      'admission-undelivered-grant-reclaimed.before-admission-brief-handover',
       // Before reconciliation kept what a re-run of a job found closed was given meanwhile.
       'admission-grants-across-continue-as-new.before-admission-reconcile-keeps-newer-runs',
       'admission-terminated-holder-reclaimed.before-admission-reconcile-keeps-newer-runs',
