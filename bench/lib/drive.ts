@@ -3,7 +3,7 @@
  * records when each job was submitted, first reached a renderer and finished.
  */
 import type { Queryable } from '../../src/store/migrate';
-import type { DecisionStages, SystemFactory } from '../systems/types';
+import type { AdmissionHandover, DecisionStages, SystemFactory } from '../systems/types';
 import type { HandoffRender } from './handoff';
 import type { BenchJob } from './jobs';
 import { poolOf } from './jobs';
@@ -51,6 +51,8 @@ export interface DriveResult {
   decidedAt?: Map<string, number>;
   /** The same system's stages between the decision and the renderer (SystemRun.decisions). */
   stages?: DecisionStages;
+  /** Admission's handovers while the jobs ran (SystemRun.handovers). */
+  handovers?: AdmissionHandover[];
 }
 
 export async function drive(
@@ -72,7 +74,8 @@ export async function drive(
   try {
     system = await factory.start({ urls: sims.urls, db });
     try {
-      let t0 = Date.now();
+      const runStartedAt = Date.now();
+      let t0 = runStartedAt;
       if (options.mode === 'held') {
         const fillers = options.fillers ?? [];
         for (const sim of Object.values(sims.sims)) sim.hold();
@@ -130,8 +133,10 @@ export async function drive(
       const allCompletedAt = Date.now();
       const allJobs = [...(options.fillers ?? []), ...jobs];
       const stages = await system.decisions?.(allJobs.map((j) => j.id));
+      const handovers = await system.handovers?.(runStartedAt);
       return {
         ...(stages ? { decidedAt: stages.granted, stages } : {}),
+        ...(handovers ? { handovers } : {}),
         t0,
         submitAt,
         acceptedAt,

@@ -8,6 +8,7 @@ import { computeRatios, skipped } from '../lib/report';
 import { percentile, round } from '../lib/stats';
 import { SYSTEM_IDS } from '../systems/types';
 import type { SystemId } from '../systems/types';
+import { handoverNote } from '../lib/admission-handovers';
 import type { BenchContext } from './context';
 
 const COLUMNS: Column[] = [
@@ -48,7 +49,11 @@ async function measure(
     timeoutMs: 120_000 + count * spacingMs,
   });
   const latencies = jobs.map((job) => (run.firstStart.get(job.id) ?? NaN) - run.submitAt.get(job.id)!);
-  return { method: 'measured', figures: figures(latencies.filter(Number.isFinite)) };
+  return {
+    method: 'measured',
+    figures: figures(latencies.filter(Number.isFinite)),
+    ...(run.handovers ? { note: handoverNote(run.handovers) } : {}),
+  };
 }
 
 /**
@@ -101,7 +106,11 @@ export async function measureLatency(ctx: BenchContext): Promise<Partial<Record<
       const api = await measure(ctx, id, ctx.sizes.latencyJobs, ctx.sizes.latencySpacingMs, undefined, 'api');
       result.figures.apiP50Ms = api.figures.p50Ms ?? null;
       result.figures.apiP99Ms = api.figures.p99Ms ?? null;
-      result.note = 'p50/p95/p99: a row inserted into jobs, intake woken by LISTEN/NOTIFY; API: submitJob';
+      result.note = [
+        'p50/p95/p99: a row inserted into jobs, intake woken by LISTEN/NOTIFY; API: submitJob',
+        ...(result.note ? [`inserted: ${result.note}`] : []),
+        ...(api.note ? [`API: ${api.note}`] : []),
+      ].join('; ');
     }
     results[id] = result;
   }

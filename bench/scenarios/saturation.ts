@@ -16,6 +16,7 @@ import { benchJob, jobMix, poolOf } from '../lib/jobs';
 import type { BenchJob } from '../lib/jobs';
 import { modelOldPoller } from '../lib/old-model';
 import { countOrdering } from '../lib/ordering';
+import { handoverNote } from '../lib/admission-handovers';
 import type { OrderedJob, OrderingExample, RenderSpan } from '../lib/ordering';
 import type { Column, ScenarioReport, SystemResult } from '../lib/report';
 import { computeRatios, skipped } from '../lib/report';
@@ -268,10 +269,14 @@ export async function saturationScenarios(ctx: BenchContext): Promise<[ScenarioR
     };
     const sequential = await runWith(1);
     const concurrent = await runWith(CONCURRENT_SUBMITTERS);
+    const notes = [
+      ...(sequential.stages ? [sequential.stages] : []),
+      ...(sequential.run.handovers ? [handoverNote(sequential.run.handovers)] : []),
+    ];
     efficiency[id] = {
       method: 'measured',
       figures: efficiencyFigures(sequential.run, sequential.runJobs, idealMs),
-      ...(sequential.stages ? { note: sequential.stages } : {}),
+      ...(notes.length ? { note: notes.join('; ') } : {}),
     };
     order[id] = {
       method: 'measured',

@@ -6,7 +6,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 import { startIntakeOnInsert } from '../../src/intake/intake-runner';
 import { pgWakeups, pgliteWakeups } from '../../src/intake/wakeups';
 import { insertQueuedJob } from './peers';
@@ -16,7 +16,12 @@ import {
   permitGrantedSignal,
 } from '../../src/shared/admission-messages';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
-import { ADMISSION_WORKFLOW_ID, WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
+import {
+  ADMISSION_LIMITS,
+  ADMISSION_WORKFLOW_ID,
+  WORKFLOW_TYPE,
+  renderJobWorkflowId,
+} from '../../src/shared/constants';
 import { queuedWithinMs, waitUntil } from '../lib/infra';
 import { startStackWorkers } from '../../dev/stack';
 import { startLocalCapacity } from '../../src/worker/local-capacity';
@@ -25,7 +30,14 @@ import type { RenderActivities } from '../../src/activities/render';
 import { submitBenchJob } from '../lib/jobs';
 import { compileEntry, shippedWorkerEnv, startWorkerProcess } from '../lib/proc';
 import type { BenchJob } from '../lib/jobs';
-import type { DecisionStages, StartContext, SystemFactory, SystemId, SystemRun } from './types';
+import type {
+  AdmissionHandover,
+  DecisionStages,
+  StartContext,
+  SystemFactory,
+  SystemId,
+  SystemRun,
+} from './types';
 
 export const CAPS = { total: 10, manim: 4 };
 
@@ -184,6 +196,56 @@ async function decisionStages(
   return stages;
 }
 
+const { WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND } = temporal.api.enums.v1.WorkflowTaskFailedCause;
+
+/**
+ * Admission's runs that continued as new after `sinceMs`, from their histories: whether a signal
+ * raced the task that continued as new, how long the run took to close once past its limit, and
+ * the longest of its workflow tasks meanwhile.
+ */
+async function admissionHandovers(
+  env: TestWorkflowEnvironment,
+  sinceMs: number,
+): Promise<AdmissionHandover[]> {
+  const handovers: AdmissionHandover[] = [];
+  const runs = env.client.workflow.list({
+    query: `WorkflowId = '${ADMISSION_WORKFLOW_ID}' AND ExecutionStatus = 'ContinuedAsNew'`,
+  });
+  for await (const run of runs) {
+    if ((run.closeTime?.getTime() ?? 0) < sinceMs) continue;
+    const events =
+      (await env.client.workflow.getHandle(run.workflowId, run.runId).fetchHistory()).events ?? [];
+    const taskStarts = events.filter((e) => e.workflowTaskStartedEventAttributes);
+    // A task sees the history up to its own start: the first one at the limit begins the closing
+    // (the last task, if the server suggested continuing as new first).
+    const closingFrom = taskStarts.findIndex((e) => Number(e.eventId) >= ADMISSION_LIMITS.historyLimit);
+    const closing = taskStarts.slice(closingFrom >= 0 ? closingFrom : -1);
+    const firstId = Number(closing[0]?.eventId ?? 0);
+    const after = events.filter((e) => Number(e.eventId) >= firstId);
+    let longestTaskMs = 0;
+    for (const started of closing) {
+      const ended = after.find(
+        (e) =>
+          (
+            e.workflowTaskCompletedEventAttributes?.startedEventId ??
+            e.workflowTaskFailedEventAttributes?.startedEventId
+          )?.toString() === started.eventId?.toString(),
+      );
+      const ms = (optionalTsToMs(ended?.eventTime) ?? 0) - (optionalTsToMs(started.eventTime) ?? 0);
+      longestTaskMs = Math.max(longestTaskMs, ms);
+    }
+    handovers.push({
+      raced: after.some(
+        (e) => e.workflowTaskFailedEventAttributes?.cause === WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+      ),
+      closingMs:
+        (optionalTsToMs(events.at(-1)?.eventTime) ?? 0) - (optionalTsToMs(closing[0]?.eventTime) ?? 0),
+      longestTaskMs,
+    });
+  }
+  return handovers;
+}
+
 async function startAround(
   env: TestWorkflowEnvironment,
   ctx: StartContext,
@@ -245,6 +307,7 @@ async function startAround(
     },
     ...(workers.assertAlive ? { assertAlive: workers.assertAlive } : {}),
     decisions: (jobIds) => decisionStages(env, jobIds),
+    handovers: (sinceMs) => admissionHandovers(env, sinceMs),
     stop: async () => {
       try {
         await intake?.stop();

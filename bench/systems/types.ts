@@ -44,6 +44,18 @@ export interface SystemRun {
    * start have none.
    */
   decisions?(jobIds: readonly string[]): Promise<DecisionStages>;
+  /** This project: admission's continue-as-new handovers that ended after `sinceMs` (epoch ms). */
+  handovers?(sinceMs: number): Promise<AdmissionHandover[]>;
+}
+
+/** One admission run that continued as new, read from its history. */
+export interface AdmissionHandover {
+  /** A signal raced the task that continued as new: the server failed it, and the run was replayed. */
+  raced: boolean;
+  /** From the first workflow task past the run's history limit to the continue-as-new. */
+  closingMs: number;
+  /** The longest wait for a workflow task to complete over that stretch (a replay shows here). */
+  longestTaskMs: number;
 }
 
 export interface SystemFactory {
