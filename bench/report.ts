@@ -70,6 +70,14 @@ interface Block {
   render(files: Files): string;
 }
 
+
+/** Issue 12's worker budgets against the floor of a job with as many workflow tasks as ours. */
+function floorAgainstBudgets(fourTasks: Record<string, number>): string {
+  const cpu = fourTasks.workerCpuSecondsPer1000!;
+  const rate = fourTasks.jobsPerSecond!;
+  return `  Against issue 12's budgets (worker CPU ≤ 15 s per 1,000 jobs, ≥ 40 jobs/s with the sync on), that floor is ${cpu <= 15 ? 'inside' : 'over'} the CPU budget (${num(cpu)} s) and ${rate >= 40 ? 'inside' : 'under'} the throughput budget (${num(rate, 1)} jobs/s)${cpu > 15 || rate < 40 ? ': no job of four workflow tasks meets it on this machine, whatever it does in them' : ''}.`;
+}
+
 const BLOCKS: Record<string, Block> = {
   sources: {
     files: ['*.json'],
@@ -201,6 +209,7 @@ const BLOCKS: Record<string, Block> = {
         ...(floor
           ? [
               `- The floor, the least a job costs on this stack (bench/floor/workflows.ts: no admission, no read model, no renderer, activities that return at once; one Worker with our cache of ${num(floor.cachedWorkflows, 0)} and the image's memory settings; ${num(floor['floor-two-tasks'].jobs, 0)} jobs started by ${num(floor.submitters, 0)} submitters, then drained): a job of two workflow tasks costs the worker ${num(floor['floor-two-tasks'].workerCpuSecondsPer1000)} CPU s per 1,000 jobs and the server ${num(floor['floor-two-tasks'].serverCpuSecondsPer1000)}, and drains at ${num(floor['floor-two-tasks'].jobsPerSecond, 1)} jobs/s; a job of four workflow tasks (as many as ours: its start, entering the queue, the grant, the render's result) costs ${num(floor['floor-four-tasks'].workerCpuSecondsPer1000)} and ${num(floor['floor-four-tasks'].serverCpuSecondsPer1000)} CPU s and drains at ${num(floor['floor-four-tasks'].jobsPerSecond, 1)} jobs/s, ${num(floor['floor-four-tasks'].workerCpuMsPerWorkflowTask)} worker CPU ms per workflow task.`,
+              floorAgainstBudgets(floor['floor-four-tasks']),
             ]
           : []),
       ].join('\n');
