@@ -50,7 +50,11 @@ const FLOOR_SUBMITTERS = 10;
 /** The SDK's default isolateExecutionTimeout. */
 const SDK_TIMEOUT_MS = 5_000;
 
-const FLOOR_SHAPES = { 'floor-two-tasks': 'floorOneStep', 'floor-four-tasks': 'floorFourTasks' } as const;
+const FLOOR_SHAPES = {
+  'floor-two-tasks': 'floorOneStep',
+  'floor-three-tasks': 'floorThreeTasks',
+  'floor-four-tasks': 'floorFourTasks',
+} as const;
 type FloorProbe = keyof typeof FLOOR_SHAPES;
 type Probe = 'watchdog' | 'replay' | 'replay-without-hook' | 'cache' | FloorProbe;
 
@@ -211,7 +215,7 @@ async function floor(probe: FloorProbe): Promise<Record<string, number | null>> 
     });
     const workerCpuMs = cpuMs(cpu);
     const server1 = serverPid === null ? null : procUsage(serverPid);
-    const workflowTasks = probe === 'floor-two-tasks' ? 2 : 4;
+    const workflowTasks = { 'floor-two-tasks': 2, 'floor-three-tasks': 3, 'floor-four-tasks': 4 }[probe];
     return {
       jobs: FLOOR_JOBS,
       workflowTasksPerJob: workflowTasks,
@@ -267,6 +271,7 @@ async function floorProbes(): Promise<Record<FloorProbe, Record<string, number |
     const env = { ...imageMemorySettings(), SDK_COSTS_FLOOR_BUNDLE: codePath };
     return {
       'floor-two-tasks': inChild('floor-two-tasks', env),
+      'floor-three-tasks': inChild('floor-three-tasks', env),
       'floor-four-tasks': inChild('floor-four-tasks', env),
     };
   } finally {

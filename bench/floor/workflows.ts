@@ -17,6 +17,15 @@ export async function floorOneStep(): Promise<void> {
 }
 
 /**
+ * Two activities in turn: three workflow tasks, the fewest a job that waits for admission's grant
+ * in its workflow can take (start, the grant, the render's result).
+ */
+export async function floorThreeTasks(): Promise<void> {
+  await floorStep();
+  await floorStep();
+}
+
+/**
  * Three activities in turn: four workflow tasks, as many as a job of this project takes (start,
  * entering the queue, the grant, the render's result), without admission's share.
  */

@@ -20,7 +20,6 @@ import {
   reprioritizeSignal,
 } from '../../src/shared/admission-messages';
 import {
-  DEFAULT_QUEUE_CONFIG,
   SERVICE_WORKFLOW_TASK_QUEUE,
   SYNC_TASK_QUEUE,
   WORKFLOW_TYPE,
@@ -29,7 +28,13 @@ import {
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { emptyAdmissionInput, startJobStandIn, terminateStandIns } from '../helpers/admission-setup';
+import {
+  emptyAdmissionInput,
+  flatCaps,
+  serviceStandIns,
+  startJobStandIn,
+  terminateStandIns,
+} from '../helpers/admission-setup';
 
 let env: TestWorkflowEnvironment;
 
@@ -41,12 +46,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const CAPS = {
-  ...DEFAULT_QUEUE_CONFIG,
-  maxConcurrentRenders: 1,
-  maxManimRenders: 1,
-  peakWorkerMultiplier: 1,
-};
+const CAPS = flatCaps(1);
 /** Reached a few signals after the two requests. */
 const HISTORY_LIMIT = 60;
 
@@ -72,17 +72,14 @@ test('a slot freed while admission hands over to its next run is granted by the 
   const serviceWorker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: SYNC_TASK_QUEUE,
-    activities: {
-      readAdmissionConfig: async () => ({ ok: true, config: CAPS }),
-      reconcileAdmission: async () => ({ closed: [], checkedAt: Date.now(), visibility: true }),
-      announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
-      // The publisher stays inside its first publish until the test lets it return.
+    // The publisher stays inside its first publish until the test lets it return.
+    activities: serviceStandIns(CAPS, {
       publishQueuePositions: async () => {
         publishes += 1;
         await publishHeld;
         return { version: 0, written: 0, missing: 0 };
       },
-    },
+    }),
   });
   try {
     await admissionWorker.runUntil(

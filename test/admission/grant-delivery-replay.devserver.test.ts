@@ -23,16 +23,17 @@ import {
   permitRequestsSignal,
 } from '../../src/shared/admission-messages';
 import type { PermitGrant } from '../../src/shared/admission-messages';
-import {
-  DEFAULT_QUEUE_CONFIG,
-  SYNC_TASK_QUEUE,
-  WORKFLOW_TYPE,
-  renderJobWorkflowId,
-} from '../../src/shared/constants';
+import { SYNC_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { emptyAdmissionInput, startJobStandIn, terminateStandIns } from '../helpers/admission-setup';
+import {
+  emptyAdmissionInput,
+  flatCaps,
+  serviceStandIns,
+  startJobStandIn,
+  terminateStandIns,
+} from '../helpers/admission-setup';
 
 let env: TestWorkflowEnvironment;
 
@@ -44,12 +45,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const CAPS = {
-  ...DEFAULT_QUEUE_CONFIG,
-  maxConcurrentRenders: 2,
-  maxManimRenders: 2,
-  peakWorkerMultiplier: 1,
-};
+const CAPS = flatCaps(2);
 
 const CASES = [
   { name: 'in one workflow task', slowMs: 1500, newRequestsAfterMs: undefined },
@@ -82,16 +78,13 @@ test.each(CASES)(
       }
       return real.deliverGrantsReportingUndelivered(grants);
     };
-    const serviceActivities = {
-      readAdmissionConfig: async () => ({ ok: true, config: CAPS }),
-      reconcileAdmission: async () => ({ closed: [], checkedAt: Date.now() }),
-      announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
+    const serviceActivities = serviceStandIns(CAPS, {
       publishQueuePositions: async ({ delayMs }: { delayMs: number }) => {
         await sleep(Math.min(delayMs, 200));
         const { version } = await env.client.workflow.getHandle(workflowId).query(admissionSnapshotQuery);
         return { version, written: 0, missing: 0 };
       },
-    };
+    });
     const bundle = await workflowBundle();
     const admissionWorker = await Worker.create({
       connection: env.nativeConnection,

@@ -31,16 +31,17 @@ import {
   permitRequestsSignal,
 } from '../../src/shared/admission-messages';
 import type { GrantToDeliver } from '../../src/shared/admission-messages';
-import {
-  DEFAULT_QUEUE_CONFIG,
-  SYNC_TASK_QUEUE,
-  WORKFLOW_TYPE,
-  renderJobWorkflowId,
-} from '../../src/shared/constants';
+import { SYNC_TASK_QUEUE, WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
 import type { renderAdmission } from '../../src/workflows/admission';
 import { workflowBundle } from '../../src/worker/create-workers';
 import { devServerEnv, eventually } from '../../dev/temporal';
-import { emptyAdmissionInput, startJobStandIn, terminateStandIns } from '../helpers/admission-setup';
+import {
+  emptyAdmissionInput,
+  flatCaps,
+  serviceStandIns,
+  startJobStandIn,
+  terminateStandIns,
+} from '../helpers/admission-setup';
 
 let env: TestWorkflowEnvironment;
 
@@ -52,12 +53,7 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-const CAPS = {
-  ...DEFAULT_QUEUE_CONFIG,
-  maxConcurrentRenders: 1,
-  maxManimRenders: 1,
-  peakWorkerMultiplier: 1,
-};
+const CAPS = flatCaps(1);
 
 const request = (jobId: string): PermitRequest => ({
   jobId,
@@ -98,14 +94,10 @@ async function withAdmission(
 ): Promise<void> {
   const taskQueue = `superseded-grant-${randomUUID()}`;
   const workflowId = `admission-${randomUUID()}`;
-  const serviceActivities = {
-    readAdmissionConfig: async () => ({ ok: true, config: CAPS }),
-    reconcileAdmission:
-      activities.reconcileAdmission ??
-      (async () => ({ closed: [], checkedAt: Date.now(), visibility: true })),
-    announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
-    publishQueuePositions: async () => ({ version: 0, written: 0, missing: 0 }),
-  };
+  const serviceActivities = serviceStandIns(
+    CAPS,
+    activities.reconcileAdmission ? { reconcileAdmission: activities.reconcileAdmission } : {},
+  );
   const bundle = await workflowBundle();
   const admissionWorker = await Worker.create({
     connection: env.nativeConnection,

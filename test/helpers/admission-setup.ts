@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import type { CapsConfig } from '../../src/capacity/peak-hours';
 import { NO_DURATIONS } from '../../src/shared/admission-estimate';
 import { AdmissionQueue } from '../../src/shared/admission-queue';
-import { WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
+import { DEFAULT_QUEUE_CONFIG, WORKFLOW_TYPE, renderJobWorkflowId } from '../../src/shared/constants';
 import type { AdmissionInput, AdmissionOptions } from '../../src/workflows/admission';
 
 export async function startJobStandIn(client: Client, jobId: string): Promise<void> {
@@ -43,5 +43,29 @@ export function emptyAdmissionInput(config: CapsConfig, options: AdmissionOption
       requestBatches: true,
     },
     options,
+  };
+}
+
+/** Caps of `renders` at any hour, Manim included: small enough that any change to who holds and who waits shows. */
+export function flatCaps(renders: number) {
+  return {
+    ...DEFAULT_QUEUE_CONFIG,
+    maxConcurrentRenders: renders,
+    maxManimRenders: renders,
+    peakWorkerMultiplier: 1,
+  };
+}
+
+/**
+ * Admission's service activities for a test that watches admission alone: these caps, nothing
+ * closed, nobody to re-register, nothing published; `overrides` replaces any of them.
+ */
+export function serviceStandIns<T extends object = object>(caps: ReturnType<typeof flatCaps>, overrides?: T) {
+  return {
+    readAdmissionConfig: async () => ({ ok: true, config: caps }),
+    reconcileAdmission: async () => ({ closed: [] as string[], checkedAt: Date.now(), visibility: true }),
+    announceAdmissionRestart: async () => ({ signalled: 0, rendering: 0, visibility: true }),
+    publishQueuePositions: async () => ({ version: 0, written: 0, missing: 0 }),
+    ...overrides,
   };
 }
